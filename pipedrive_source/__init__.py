@@ -1,0 +1,1 @@
+"""pipedrive-source: a dlt source for the Pipedrive CRM."""

@@ -1,0 +1,15 @@
+"""The `pipedrive-source` command line.
+
+Each sub-command lives in its own module and registers itself on `cli` here.
+"""
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Load Pipedrive CRM data with dlt, through the Maton gateway or directly."""
+
+
+def main() -> None:
+    cli()
