@@ -12,4 +12,10 @@ def cli() -> None:
 
 
 def main() -> None:
+    from pipedrive_source.cli import (  # noqa: F401
+        check,
+        run,
+        simulate,  # noqa: F401
+    )
+
     cli()

@@ -1,0 +1,130 @@
+"""Rate limits: Pipedrive's per-token burst windows (rolling 2 s) and per-company daily token budget, and the
+Maton gateway's requests-per-second limit per API key (rolling 1 s).
+
+Numbers from Pipedrive's rate-limiting docs (`tests/data/examples/rate_limits.json`): burst limits per plan
+for API tokens and for OAuth tokens, 10 per 2 s for the search API, a daily budget of 30,000 tokens x plan
+multiplier x seats.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+BURST_WINDOW_SECONDS = 2.0
+SEARCH_BURST_LIMIT = 10
+BURST_LIMITS = {"Lite": (20, 80), "Growth": (40, 160), "Premium": (100, 400), "Ultimate": (120, 480)}
+"""(API token, OAuth token) requests per rolling 2 seconds."""
+PLAN_MULTIPLIERS = {"Lite": 1, "Growth": 2, "Premium": 5, "Ultimate": 7}
+BASE_DAILY_TOKENS = 30_000
+
+
+class SlidingWindow:
+    """At most `limit` accepted events in any `window` seconds."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._events: deque[float] = deque()
+
+    def _expire(self, now: float) -> None:
+        while self._events and self._events[0] <= now - self.window:
+            self._events.popleft()
+
+    def try_hit(self, now: float) -> bool:
+        self._expire(now)
+        if len(self._events) >= self.limit:
+            return False
+        self._events.append(now)
+        return True
+
+    def remaining(self, now: float) -> int:
+        self._expire(now)
+        return max(0, self.limit - len(self._events))
+
+    def reset_in(self, now: float) -> int:
+        """Whole seconds until the oldest event leaves the window (the window length when empty)."""
+        self._expire(now)
+        if not self._events:
+            return math.ceil(self.window)
+        return max(1, math.ceil(self._events[0] + self.window - now))
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    headers: dict[str, str]
+    reason: str = ""
+    retry_after: int = 0
+
+
+class PipedriveLimits:
+    """Burst windows per token and a daily token budget per company (account)."""
+
+    def __init__(self, plan: str, seats: int) -> None:
+        if plan not in BURST_LIMITS:
+            raise ValueError(f"plan must be one of {', '.join(BURST_LIMITS)}")
+        self.api_token_limit, self.oauth_limit = BURST_LIMITS[plan]
+        self.daily_budget = BASE_DAILY_TOKENS * PLAN_MULTIPLIERS[plan] * seats
+        self._windows: dict[tuple[str, str], SlidingWindow] = {}
+        self._spent: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, company: str, token: str, oauth: bool, cost: int, search: bool) -> Verdict:
+        now = time.monotonic()
+        day = int(time.time() // 86400)
+        with self._lock:
+            limit = self.oauth_limit if oauth else self.api_token_limit
+            window = self._windows.setdefault((token, "all"), SlidingWindow(limit, BURST_WINDOW_SECONDS))
+            spent_day, spent = self._spent.get(company, (day, 0))
+            if spent_day != day:
+                spent = 0
+            headers = {
+                "x-ratelimit-limit": str(limit),
+                "x-daily-ratelimit-token-limit": str(self.daily_budget),
+            }
+            if spent + cost > self.daily_budget:
+                headers.update(self._window_headers(window, now))
+                headers["x-daily-ratelimit-token-remaining"] = str(max(0, self.daily_budget - spent))
+                seconds_to_midnight = 86400 - int(time.time() % 86400)
+                return Verdict(False, headers, "daily", seconds_to_midnight)
+            allowed = window.try_hit(now)
+            if allowed and search:
+                search_window = self._windows.setdefault(
+                    (token, "search"), SlidingWindow(SEARCH_BURST_LIMIT, BURST_WINDOW_SECONDS)
+                )
+                allowed = search_window.try_hit(now)
+            headers.update(self._window_headers(window, now))
+            if not allowed:
+                headers["x-daily-ratelimit-token-remaining"] = str(self.daily_budget - spent)
+                return Verdict(False, headers, "burst", window.reset_in(now))
+            spent += cost
+            self._spent[company] = (day, spent)
+            headers["x-daily-ratelimit-token-remaining"] = str(self.daily_budget - spent)
+            return Verdict(True, headers)
+
+    @staticmethod
+    def _window_headers(window: SlidingWindow, now: float) -> dict[str, str]:
+        return {
+            "x-ratelimit-remaining": str(window.remaining(now)),
+            "x-ratelimit-reset": str(window.reset_in(now)),
+        }
+
+
+class KeyRateLimiter:
+    """The Maton gateway limit: `rate` requests per rolling second per API key (None disables it)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._windows: dict[str, SlidingWindow] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        if not self.rate:
+            return True
+        with self._lock:
+            window = self._windows.setdefault(key, SlidingWindow(max(1, int(self.rate)), 1.0))
+            return window.try_hit(time.monotonic())

@@ -1,0 +1,26 @@
+"""Load your Pipedrive CRM into DuckDB; run it again to load only what changed.
+
+    export MATON_API_KEY=...            # or put it in .dlt/secrets.toml under [sources.pipedrive]
+    python pipelines/pipedrive_pipeline.py
+
+Then query it: duckdb pipedrive.duckdb "select title, value, currency from pipedrive_data.deals limit 5"
+"""
+
+import dlt
+
+from pipedrive_source import pipedrive_source
+
+
+def load_pipedrive() -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="pipedrive",  # keeps the incremental state between runs
+        destination="duckdb",  # the database file is pipedrive.duckdb; any dlt destination works
+        dataset_name="pipedrive_data",
+    )
+    # All tables; pick some with pipedrive_source().with_resources("deals", "persons").
+    load_info = pipeline.run(pipedrive_source())
+    print(load_info)
+
+
+if __name__ == "__main__":
+    load_pipedrive()

@@ -1,0 +1,48 @@
+"""What the API answered, read back from the cassette: the truth the loaded tables are checked against.
+
+While recording the cassette fills as requests go out; in replay it holds every interaction from the start.
+Either way interaction `i` answers the test's request `i`, so a run's answers are the slice of its requests.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from vcr.cassette import Cassette
+
+
+def _body(response: dict[str, Any]) -> Any:
+    text = response["body"]["string"]
+    if isinstance(text, bytes):
+        text = text.decode()
+    return json.loads(text) if text else None
+
+
+def answers(cassette: Cassette, path: str, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+    """The JSON bodies of the successful GET answers to `path` (under base_url), interactions start:stop."""
+    for request, response in cassette.data[start:stop]:
+        if (
+            request.method == "GET"
+            and urlsplit(request.uri).path.endswith(f"/{path}")
+            and response["status"]["code"] == 200
+        ):
+            body = _body(response)
+            if isinstance(body, dict) and body.get("success") is True:
+                yield body
+
+
+def records(
+    cassette: Cassette, path: str, start: int = 0, stop: int | None = None
+) -> dict[Any, dict[str, Any]]:
+    """The records the API returned for a list in interactions start:stop, by id (the last answer wins)."""
+    found: dict[Any, dict[str, Any]] = {}
+    for body in answers(cassette, path, start, stop):
+        for record in body.get("data") or []:
+            found[record["id"]] = record
+    return found
+
+
+def fields(cassette: Cassette, path: str, stop: int | None = None) -> list[dict[str, Any]]:
+    """The field descriptions of a fields endpoint (`api/v2/dealFields`) in the first `stop` interactions."""
+    return [field for body in answers(cassette, path, 0, stop) for field in body.get("data") or []]
