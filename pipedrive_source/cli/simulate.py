@@ -62,6 +62,12 @@ from pipedrive_source.cli import cli
     help="Connections created through /connections become ACTIVE after this many seconds.",
 )
 @click.option(
+    "--activate-after-polls",
+    type=int,
+    default=None,
+    help="... or after this many GET /connections/{id} polls.",
+)
+@click.option(
     "--warm/--lazy",
     default=True,
     show_default=True,
@@ -89,6 +95,7 @@ def simulate(
     daily_budget_exhausted: bool,
     html_403: bool,
     activate_after: float | None,
+    activate_after_polls: int | None,
     warm: bool,
 ) -> None:
     """Serve a simulated Pipedrive behind a simulated Maton gateway on a loopback port, until Ctrl-C.
@@ -114,6 +121,7 @@ def simulate(
             rate_limit=rate_limit or None,
             plan=plan,
             activate_after_seconds=activate_after,
+            activate_after_polls=activate_after_polls,
         )
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from error

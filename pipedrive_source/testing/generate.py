@@ -406,6 +406,8 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
         value = (1 + (first >> 20) % 400) * 250 if (first >> 29) % 10 else 0
         recurring = (first >> 33) % 4 == 0
         label = (second % 10) + 1 if second % 10 < 3 else None
+        updated_text = rfc3339(updated)
+        closed_text = rfc3339(closed)
         return {
             "id": deal_id,
             "title": deal_title(acct, deal_id),
@@ -417,9 +419,9 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
             "stage_id": stage_col[index],
             "pipeline_id": pipeline_col[index],
             "currency": currencies[(first >> 40) % 5],
-            "archive_time": rfc3339(updated) if archived else None,
+            "archive_time": updated_text if archived else None,
             "add_time": rfc3339(added),
-            "update_time": rfc3339(updated),
+            "update_time": updated_text,
             "stage_change_time": rfc3339(stage_changed),
             "status": status,
             "is_archived": archived,
@@ -427,9 +429,9 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
             "probability": probabilities[(first >> 44) % 6],
             "lost_reason": lost_reasons[(second >> 4) % len(lost_reasons)] if status == "lost" else None,
             "visible_to": VISIBILITY[(first >> 48) % 6],
-            "close_time": rfc3339(closed),
-            "won_time": rfc3339(closed) if status == "won" else None,
-            "lost_time": rfc3339(closed) if status == "lost" else None,
+            "close_time": closed_text,
+            "won_time": closed_text if status == "won" else None,
+            "lost_time": closed_text if status == "lost" else None,
             "local_won_date": iso_date(closed) if status == "won" else None,
             "local_lost_date": iso_date(closed) if status == "lost" else None,
             "local_close_date": iso_date(closed),

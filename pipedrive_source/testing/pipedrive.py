@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import orjson
 
 from pipedrive_source.testing import api_v1, api_v2
+from pipedrive_source.testing.costs import DEFAULT_COST
 from pipedrive_source.testing.errors import (
     BURST_BODY,
     DAILY_BUDGET_BODY,
@@ -65,15 +66,15 @@ class PipedriveService:
     ) -> Response:
         correlation = {"x-correlation-id": str(uuid.uuid4())}
         found = self.router.match(method, path)
+        cost = found[0].cost if found else DEFAULT_COST
+        searching = found is not None and "search" in found[0].template.lower()
+        verdict = self.limits.check(company, token, oauth, cost, search=searching)
+        response_headers = {**verdict.headers, **correlation}
         if found is None:
             status = 405 if self.router.allows(path) else 404
             message = "Method not allowed" if status == 405 else f"Unknown method {path}"
-            return json_response(status, error_body(status, message), correlation)
+            return json_response(status, error_body(status, message), response_headers)
         route, params = found
-        verdict = self.limits.check(
-            company, token, oauth, route.cost, search="search" in route.template.lower()
-        )
-        response_headers = {**verdict.headers, **correlation}
         if not verdict.allowed:
             response_headers["retry-after"] = str(verdict.retry_after)
             body_json = DAILY_BUDGET_BODY if verdict.reason == "daily" else BURST_BODY
