@@ -146,6 +146,7 @@ def simulate(
     click.echo(f"Maton base URL:  {sim.base_url}   (Authorization: Bearer <api key>)")
     click.echo(f"Connections URL: {sim.connections_url}")
     click.echo(f"Direct URL:      {sim.direct_url}   (/api/v1, /api/v2; x-api-token: <api key>)")
+    click.echo(f"Stats URL:       {sim.root_url}/_simulator/stats   (simulator only: requests, 429s, tokens)")
     click.echo("Connection ids (oldest first, the first is the default):")
     for connection_id in sim.connection_ids:
         click.echo(f"  {connection_id}")

@@ -17,17 +17,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pipedrive_source.testing.faults import Faults
 from pipedrive_source.testing.maton import Connections
 from pipedrive_source.testing.pipedrive import PipedriveService
-from pipedrive_source.testing.ratelimit import KeyRateLimiter, PipedriveLimits
+from pipedrive_source.testing.ratelimit import KeyRateLimiter, LimitClock, PipedriveLimits
 from pipedrive_source.testing.server import Gateway, LoggedRequest, RequestLog, make_server
 from pipedrive_source.testing.store import Account, Sizes
 
 DEFAULT_API_KEY = "sim-key"
+POLL_SECONDS = 0.02
+"""How often the serving loop checks for `stop()`: stopping takes at most this long (socketserver's default
+of 0.5 s made every simulator in a test suite cost half a second to stop)."""
 
-__all__ = ["DEFAULT_API_KEY", "Account", "LoggedRequest", "Simulator", "simulator"]
+__all__ = ["DEFAULT_API_KEY", "Account", "LimitClock", "LoggedRequest", "Simulator", "simulator"]
 
 
 class Simulator:
@@ -42,6 +46,8 @@ class Simulator:
         api_key: the only Maton API key (and Pipedrive API token) accepted.
         faults: fault switches (`Faults`).
         requests: the request log (`RequestLog` of `LoggedRequest`).
+        limit_clock: the clock of the rolling rate-limit windows (Maton's 1 s, Pipedrive's 2 s); a test can
+            `freeze()` and `advance()` it to check window arithmetic independently of its own speed.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class Simulator:
         plan: str = "Ultimate",
         activate_after_seconds: float | None = None,
         activate_after_polls: int | None = None,
+        pipedrive_limits: bool = True,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -64,13 +71,16 @@ class Simulator:
         self.sizes = sizes
         self.faults = Faults()
         self.requests = RequestLog()
+        self.limit_clock = LimitClock()
         self.connections = Connections(seed, sizes, connections, activate_after_seconds, activate_after_polls)
         self._gateway = Gateway(
             api_key=api_key,
             connections=self.connections,
-            pipedrive=PipedriveService(PipedriveLimits(plan, sizes.users), self.faults),
+            pipedrive=PipedriveService(
+                PipedriveLimits(plan, sizes.users, self.limit_clock, enforce=pipedrive_limits), self.faults
+            ),
             faults=self.faults,
-            maton_limiter=KeyRateLimiter(rate_limit),
+            maton_limiter=KeyRateLimiter(rate_limit, self.limit_clock),
             log=self.requests,
         )
         self._server = make_server(host, port, self._gateway)
@@ -107,6 +117,11 @@ class Simulator:
         """Make a PENDING connection ACTIVE, as if its user had completed the authorization URL."""
         self.connections.activate(connection_id)
 
+    def stats(self) -> dict[str, Any]:
+        """What `GET {root_url}/_simulator/stats` answers: requests by layer and status, 429 answers by cause
+        (`maton`, `burst`, `daily`, `fault`) and the tokens the requests cost."""
+        return self._gateway.stats()
+
     def warm(self) -> None:
         """Generate the large tables of every ACTIVE account now, instead of on the first request."""
         for connection in self.connections.active():
@@ -114,7 +129,10 @@ class Simulator:
 
     def start(self) -> Simulator:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="pipedrive-simulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": POLL_SECONDS},
+            name="pipedrive-simulator",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -128,7 +146,7 @@ class Simulator:
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (used by `pipedrive-source simulate`)."""
         try:
-            self._server.serve_forever()
+            self._server.serve_forever(poll_interval=POLL_SECONDS)
         finally:
             self._server.server_close()
 
@@ -153,15 +171,17 @@ def simulator(
     plan: str = "Ultimate",
     activate_after_seconds: float | None = None,
     activate_after_polls: int | None = None,
+    pipedrive_limits: bool = True,
 ) -> Iterator[Simulator]:
     """Run a simulator on a loopback port for the duration of the block.
 
     Sizes left as None are derived from `deals` (persons ~ deals/2, organizations ~ deals/7, activities ~ 2 x
     deals, products 50, notes ~ deals/2, leads ~ deals/5, users 12). `rate_limit` is the Maton
     requests/second limit per key (None: no limit); `plan` sets Pipedrive's burst limits and daily token
-    budget. A connection created through the connections API stays PENDING until `Simulator.activate()`, or
-    until `activate_after_seconds` have passed or it has been polled (`GET /connections/{id}`)
-    `activate_after_polls` times.
+    budget, which `pipedrive_limits=False` counts in the `x-ratelimit-*` headers without ever refusing (for
+    test suites that send more requests than a real account accepts). A connection created through the
+    connections API stays PENDING until `Simulator.activate()`, or until `activate_after_seconds` have passed
+    or it has been polled (`GET /connections/{id}`) `activate_after_polls` times.
     """
     sizes = Sizes.derive(
         deals,
@@ -184,6 +204,7 @@ def simulator(
         plan=plan,
         activate_after_seconds=activate_after_seconds,
         activate_after_polls=activate_after_polls,
+        pipedrive_limits=pipedrive_limits,
     ).start()
     try:
         yield sim

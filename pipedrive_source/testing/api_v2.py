@@ -187,10 +187,10 @@ def list_records(req: Request, entity: str, archived: bool = False) -> Response:
             and (until is None or table.update_ts[i - 1] < until)
         )
     page, more = take(ids_in_order, keep, limit)
-    data = [viewer(table.get(i) or {}) for i in page]
     next_cursor = (
         encode_cursor(sort_by, table.sort_value(sort_by, page[-1]), descending, page[-1]) if more else None
     )
+    data = [viewer(record) for record in acct.records(entity, page)]
     return json_response(200, v2_envelope(data, next_cursor))
 
 

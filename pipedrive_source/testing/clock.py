@@ -32,7 +32,8 @@ def _day(day_number: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day_number * DAY))
 
 
-_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_HOURS_MINUTES = tuple(f"T{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60))
+_SECONDS = tuple(f"{second:02d}Z" for second in range(60))
 
 
 def rfc3339(ts: int | None) -> str | None:
@@ -40,10 +41,8 @@ def rfc3339(ts: int | None) -> str | None:
     if ts is None:
         return None
     day_number, second = divmod(ts, DAY)
-    hour, second = divmod(second, 3600)
     minute, second = divmod(second, 60)
-    two = _TWO_DIGITS
-    return f"{_day(day_number)}T{two[hour]}:{two[minute]}:{two[second]}Z"
+    return _day(day_number) + _HOURS_MINUTES[minute] + _SECONDS[second]
 
 
 def rfc3339_millis(ts: int | None) -> str | None:

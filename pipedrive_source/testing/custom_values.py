@@ -1,4 +1,12 @@
-"""Values of custom fields: generation per type, the v1 flattening, option labels, write validation."""
+"""Values of custom fields: generation per type, the v1 flattening, option labels, write validation.
+
+Value shapes follow the "Custom Fields" section of Pipedrive's API v2 migration guide
+(https://pipedrive.readme.io/docs/pipedrive-api-v2-migration-guide): monetary `{value, currency}`, date range
+`{value, until}`, time `{value, timezone_id, timezone_name}`, time range `{value, until, timezone_id,
+timezone_name}`, address `{value, <components>}` (components not given are null); in API v1 the value is the
+top-level key, with `_currency`, `_until` and `_<component>` keys beside it, and a time or time range carries
+no zone.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +53,25 @@ def make_address(dice: Dice) -> dict[str, str]:
     }
 
 
+def custom_address(dice: Dice) -> dict[str, str | None]:
+    """An address custom field value: components the address lacks are null, as v2 sends them."""
+    return {part: (text or None) if part != "value" else text for part, text in make_address(dice).items()}
+
+
 COUNTRY_CODES = ("372", "1", "44", "49", "33", "351", "358", "46")
+
+TIME_ZONES: dict[int, str] = {
+    318: "Europe/London",
+    333: "Europe/Tallinn",
+    319: "Europe/Berlin",
+    61: "America/New_York",
+}
+"""Time zones of time custom fields by Pipedrive's `timezone_id`. Only 318 (Europe/London) is documented (the
+migration guide's example; Pipedrive publishes no mapping): the other ids are the simulator's own."""
+ACCOUNT_TIME_ZONE = 333
+"""The zone of the simulated users (`timezone_name` of `/v1/users`), used when a write names none."""
+_TIME_ZONE_IDS = {name: zone_id for zone_id, name in TIME_ZONES.items()}
+_ZONE_CHOICES = (ACCOUNT_TIME_ZONE, ACCOUNT_TIME_ZONE, ACCOUNT_TIME_ZONE, 318, 319, 61)
 
 
 def make_phone(dice: Dice) -> str:
@@ -59,6 +85,11 @@ def _date(dice: Dice, back_days: int = 1400, ahead_days: int = 400) -> str:
 
 def _time(dice: Dice) -> str:
     return f"{dice.between(7, 18):02d}:{dice.pick((0, 15, 30, 45)):02d}:00"
+
+
+def _zone(dice: Dice) -> dict[str, Any]:
+    zone_id = dice.pick(_ZONE_CHOICES)
+    return {"timezone_id": zone_id, "timezone_name": TIME_ZONES[zone_id]}
 
 
 def _text(dice: Dice) -> str:
@@ -90,9 +121,13 @@ def _range(kind: str) -> Callable[[FieldDef, Dice, Directory], Any]:
         if kind == "date":
             start = clock.REFERENCE_INSTANT + dice.between(-900, 200) * clock.DAY
             until = start + dice.between(30, 730) * clock.DAY
-            return {"start": clock.iso_date(start), "until": clock.iso_date(until)}
+            return {"value": clock.iso_date(start), "until": clock.iso_date(until)}
         first = dice.between(7, 12)
-        return {"start": f"{first:02d}:00:00", "until": f"{first + dice.between(2, 8):02d}:00:00"}
+        return {
+            "value": f"{first:02d}:00:00",
+            "until": f"{first + dice.between(2, 8):02d}:00:00",
+            **_zone(dice),
+        }
 
     return make
 
@@ -121,12 +156,12 @@ VALUE_MAKERS: dict[str, Callable[[FieldDef, Dice, Directory], Any]] = {
     ),
     "date": lambda fdef, dice, directory: _date(dice),
     "daterange": _range("date"),
-    "time": lambda fdef, dice, directory: _time(dice),
+    "time": lambda fdef, dice, directory: {"value": _time(dice), **_zone(dice)},
     "timerange": _range("time"),
     "user": _reference("users"),
     "org": _reference("organizations"),
     "people": _reference("persons"),
-    "address": lambda fdef, dice, directory: make_address(dice),
+    "address": lambda fdef, dice, directory: custom_address(dice),
 }
 
 
@@ -154,8 +189,10 @@ def v1_custom_values(
             out[key] = value["value"] if value else None
             out[f"{key}_currency"] = value["currency"] if value else None
         elif kind in ("daterange", "timerange"):
-            out[key] = value["start"] if value else None
+            out[key] = value["value"] if value else None
             out[f"{key}_until"] = value["until"] if value else None
+        elif kind == "time":
+            out[key] = value["value"] if value else None
         elif kind == "address":
             out[key] = value["value"] if value else None
             for part in ADDRESS_PARTS:
@@ -196,11 +233,35 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_range(value: Any, pattern: re.Pattern[str]) -> bool:
+_ZONE_KEYS = ("timezone_id", "timezone_name")
+_ZONE_NAME = re.compile(r"^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+\-]+)+)$")
+
+
+def _check_zone(value: dict[str, Any]) -> bool:
+    zone_id, name = value.get("timezone_id"), value.get("timezone_name")
+    return (zone_id is None or (isinstance(zone_id, int) and not isinstance(zone_id, bool))) and (
+        name is None or (isinstance(name, str) and bool(_ZONE_NAME.match(name)))
+    )
+
+
+def _check_times(value: Any, parts: tuple[str, ...], pattern: re.Pattern[str], zoned: bool) -> bool:
+    """A date range, time or time range object: `parts` all present and well-formed, a zone where allowed."""
+    if not isinstance(value, dict):
+        return False
+    allowed = set(parts) | (set(_ZONE_KEYS) if zoned else set())
+    return (
+        set(parts) <= set(value) <= allowed
+        and all(isinstance(value[k], str) and pattern.match(value[k]) for k in parts)
+        and (not zoned or _check_zone(value))
+    )
+
+
+def _check_address(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and set(value) == {"start", "until"}
-        and all(isinstance(value[k], str) and pattern.match(value[k]) for k in ("start", "until"))
+        and isinstance(value.get("value"), str)
+        and set(value) <= {"value", *ADDRESS_PARTS}
+        and all(part is None or isinstance(part, str) for part in value.values())
     )
 
 
@@ -216,14 +277,46 @@ _VALIDATORS: dict[str, Callable[[FieldDef, Any], bool]] = {
     "enum": lambda f, v: v in {o.id for o in f.options or ()},
     "set": lambda f, v: isinstance(v, list) and bool(v) and set(v) <= {o.id for o in f.options or ()},
     "date": lambda f, v: isinstance(v, str) and bool(_DATE.match(v)),
-    "daterange": lambda f, v: _check_range(v, _DATE),
-    "time": lambda f, v: isinstance(v, str) and bool(_TIME.match(v)),
-    "timerange": lambda f, v: _check_range(v, _TIME),
+    "daterange": lambda f, v: _check_times(v, ("value", "until"), _DATE, zoned=False),
+    "time": lambda f, v: _check_times(v, ("value",), _TIME, zoned=True),
+    "timerange": lambda f, v: _check_times(v, ("value", "until"), _TIME, zoned=True),
     "user": lambda f, v: isinstance(v, int) and not isinstance(v, bool),
     "org": lambda f, v: isinstance(v, int) and not isinstance(v, bool),
     "people": lambda f, v: isinstance(v, int) and not isinstance(v, bool),
-    "address": lambda f, v: isinstance(v, dict) and isinstance(v.get("value"), str),
+    "address": lambda f, v: _check_address(v),
 }
+
+
+def _with_zone(value: dict[str, Any]) -> dict[str, Any]:
+    """A written time: the zone named by id or name, else the user's (the guide: "the current user's time
+    zone is used")."""
+    zone_id, name = value.get("timezone_id"), value.get("timezone_name")
+    if zone_id is None and name is None:
+        zone_id = ACCOUNT_TIME_ZONE
+    if name is None:
+        name = TIME_ZONES.get(zone_id) if zone_id is not None else None
+    elif zone_id is None:
+        zone_id = _TIME_ZONE_IDS.get(name)
+    return {**value, "timezone_id": zone_id, "timezone_name": name}
+
+
+_COMPLETERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "time": _with_zone,
+    "timerange": _with_zone,
+    # The guide: "All other subfields are optional and will be set to null if not provided".
+    "address": lambda value: {"value": value["value"], **{p: value.get(p) for p in ADDRESS_PARTS}},
+}
+
+
+def complete_custom_fields(fields: tuple[FieldDef, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """A valid `custom_fields` write as Pipedrive stores it (zones of times, null address components)."""
+    kinds = {f.key: f.field_type for f in fields}
+    completed = dict(values)
+    for key, value in values.items():
+        complete = _COMPLETERS.get(kinds.get(key, ""))
+        if complete is not None and isinstance(value, dict):
+            completed[key] = complete(value)
+    return completed
 
 
 def validate_custom_fields(fields: tuple[FieldDef, ...], values: Any) -> str | None:

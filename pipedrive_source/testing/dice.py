@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 _MASK = (1 << 64) - 1
 _UNIT = 2.0**-53
+_KEY_1, _KEY_2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_LCG_A, _LCG_C = 6364136223846793005, 1442695040888963407
 
 
 @lru_cache(maxsize=4096)
@@ -60,12 +62,12 @@ class Dice:
     def keyed(cls, salt: int, number: int) -> Dice:
         """`Dice(*parts, number)` for a precomputed `salt = mix(*parts)`: the cheap way to seed per record."""
         dice = cls.__new__(cls)
-        state = ((salt ^ number) * 0xBF58476D1CE4E5B9) & _MASK
-        dice._state = ((state ^ (state >> 29)) * 0x94D049BB133111EB) & _MASK
+        state = ((salt ^ number) * _KEY_1) & _MASK
+        dice._state = ((state ^ (state >> 29)) * _KEY_2) & _MASK
         return dice
 
     def _next(self) -> int:
-        self._state = (self._state * 6364136223846793005 + 1442695040888963407) & _MASK
+        self._state = (self._state * _LCG_A + _LCG_C) & _MASK
         return self._state >> 11
 
     def random(self) -> float:
@@ -87,3 +89,14 @@ class Dice:
         for _ in range(min(count, len(pool))):
             chosen.append(pool.pop(self._next() % len(pool)))
         return chosen
+
+
+def first_draws(salt: int, number: int) -> tuple[int, int]:
+    """The first two raw draws of `Dice.keyed(salt, number)`, without making a `Dice` (record builders call
+    this for every record of a page)."""
+    state = ((salt ^ number) * _KEY_1) & _MASK
+    state = ((state ^ (state >> 29)) * _KEY_2) & _MASK
+    state = (state * _LCG_A + _LCG_C) & _MASK
+    first = state >> 11
+    state = (state * _LCG_A + _LCG_C) & _MASK
+    return first, state >> 11

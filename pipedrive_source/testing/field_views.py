@@ -89,6 +89,8 @@ _V1_FALLBACK = {
     "price_list": "monetary",
     "json": "text",
 }
+_NOT_V1_KEYS = frozenset({"value", "timezone_id", "timezone_name"})
+"""v2 value keys with no `<key>_<subfield>` in v1: the value is `<key>` itself, and v1 gives times no zone."""
 _STATUS_OPTIONS = [{"id": s, "label": s.capitalize()} for s in ("open", "won", "lost", "deleted")]
 _BOOLEAN_OPTIONS = [{"id": 1, "label": "Yes"}, {"id": 0, "label": "No"}]
 
@@ -161,10 +163,11 @@ def field_v1(
         "mandatory_flag": fdef.mandatory,
         "options": options,
     }
-    if fdef.subfields:
-        view["subfields"] = [
-            {"key": f"{fdef.v1_field_key}_{code}", "name": name, "field_type": kind}
-            for code, name, kind in fdef.subfields
-            if code not in ("value", "start")
-        ]
+    v1_subfields = [
+        {"key": f"{fdef.v1_field_key}_{code}", "name": name, "field_type": kind}
+        for code, name, kind in fdef.subfields
+        if code not in _NOT_V1_KEYS
+    ]
+    if v1_subfields:
+        view["subfields"] = v1_subfields
     return view

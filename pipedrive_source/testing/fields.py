@@ -15,14 +15,15 @@ Value shapes (`custom_fields` in API v2; top-level keys in API v1):
 | enum | option id | `key`: option id |
 | set | list of option ids | `key`: comma-separated option ids |
 | date | `YYYY-MM-DD` | `key` |
-| daterange | `{"start", "until"}` dates | `key`: start, `key_until`: end |
-| time | `HH:MM:SS` | `key` |
-| timerange | `{"start", "until"}` times | `key`: start, `key_until`: end |
+| daterange | `{"value", "until"}` dates | `key`: start, `key_until`: end |
+| time | `{"value", "timezone_id", "timezone_name"}` | `key`: `HH:MM:SS` |
+| timerange | `{"value", "until", "timezone_id", "timezone_name"}` | `key`: start, `key_until`: end |
 | user, org, people | id | `key`: object with `value` = id and the name |
-| address | object with `value` and the address subfields | `key`: value, `key_<subfield>` for each subfield |
+| address | object with `value` and the address subfields (null when unset) | `key`: value, `key_<subfield>` |
 
-The v2 spec documents monetary `{value, currency}`, enum ids and set id lists; for date and time ranges it
-gives no shape, so the simulator follows the v1 `_until` subfield naming (`{"start", "until"}`).
+The v2 shapes are those of the "Custom Fields" section of Pipedrive's API v2 migration guide
+(https://pipedrive.readme.io/docs/pipedrive-api-v2-migration-guide); the v2 spec itself only documents
+monetary, enum and set values. A field's `subfields` name the keys of its v2 object value.
 """
 
 from __future__ import annotations
@@ -84,9 +85,16 @@ class FieldDef:
 def _subfields(key: str, name: str, field_type: str) -> tuple[tuple[str, str, str], ...]:
     if field_type == "monetary":
         return (("value", f"Amount of {name}", "double"), ("currency", f"Currency of {name}", "varchar"))
-    if field_type in ("daterange", "timerange"):
-        single = "date" if field_type == "daterange" else "time"
-        return (("start", f"Start of {name}", single), ("until", f"End of {name}", single))
+    zone = (
+        ("timezone_id", f"Time zone id of {name}", "int"),
+        ("timezone_name", f"Time zone of {name}", "varchar"),
+    )
+    if field_type == "daterange":
+        return (("value", f"Start of {name}", "date"), ("until", f"End of {name}", "date"))
+    if field_type == "timerange":
+        return (("value", f"Start of {name}", "time"), ("until", f"End of {name}", "time"), *zone)
+    if field_type == "time":
+        return (("value", name, "time"), *zone)
     if field_type == "address":
         return (("value", name, "varchar"),) + tuple(
             (part, f"{part.replace('_', ' ').capitalize()} of {name}", "varchar") for part in ADDRESS_PARTS

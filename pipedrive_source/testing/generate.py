@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pipedrive_source.testing import clock, vocabulary
 from pipedrive_source.testing.clock import DAY, rfc3339
 from pipedrive_source.testing.custom_values import make_address, make_phone
-from pipedrive_source.testing.dice import Dice, mix, salt
+from pipedrive_source.testing.dice import Dice, first_draws, mix, salt
 from pipedrive_source.testing.dice import rng as random_source
 from pipedrive_source.testing.table import EntityTable, Record
 from pipedrive_source.testing.timeline import Timeline
@@ -53,18 +53,28 @@ def person_name(seed: int, person_id: int) -> tuple[str, str]:
     return dice.pick(vocabulary.FIRST_NAMES), dice.pick(vocabulary.LAST_NAMES)
 
 
+_TITLE_FORMATS = tuple(
+    pattern.replace("{company}", "{0}").replace("{product}", "{1}").replace("{quarter}", "{2}")
+    for pattern in vocabulary.DEAL_TITLE_PATTERNS
+)
+"""The title patterns with positional fields (twice as fast to fill as named ones)."""
+
+
+def _title(roll: int, company: str, added: int) -> str:
+    formats, products = _TITLE_FORMATS, vocabulary.DEAL_PRODUCTS
+    pattern = formats[roll % len(formats)]
+    product = products[(roll >> 8) % len(products)]
+    if "{2}" not in pattern:
+        return pattern.format(company, product)
+    return pattern.format(company, product, f"Q{1 + (roll >> 16) % 4} {clock.iso_date(added)[:4]}")  # type: ignore[index]
+
+
 def deal_title(acct: Account, deal_id: int) -> str:
     deals = acct.table("deals")
-    roll = Dice.keyed(salt(acct.seed, "deals.title"), deal_id)._next()
+    roll = first_draws(salt(acct.seed, "deals.title"), deal_id)[0]
     org_id = deals.attrs["org_id"][deal_id - 1]
     company = acct.name_of("organizations", org_id) if org_id else company_name(acct.seed + 7, deal_id)
-    year = clock.iso_date(deals.add_ts[deal_id - 1])[:4]  # type: ignore[index]
-    patterns, products = vocabulary.DEAL_TITLE_PATTERNS, vocabulary.DEAL_PRODUCTS
-    return patterns[roll % len(patterns)].format(
-        company=company,
-        product=products[(roll >> 8) % len(products)],
-        quarter=f"Q{1 + (roll >> 16) % 4} {year}",
-    )
+    return _title(roll, company, deals.add_ts[deal_id - 1])
 
 
 def _slug(text: str) -> str:
@@ -373,8 +383,9 @@ def generate_deals(acct: Account) -> EntityTable:
 
 
 def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
-    """The builder of generated deals (lookups kept in locals: a 500-deal page builds 500 deals)."""
-    deal_salt = salt(acct.seed, "deals")
+    """The builder of generated deals: a 500-deal page builds 500 deals, so everything a deal needs is looked
+    up once here and kept in locals, and the draws are made without `Dice` objects."""
+    deal_salt, title_salt = salt(acct.seed, "deals"), salt(acct.seed, "deals.title")
     add_ts, update_ts, deleted_flags = table.add_ts, table.update_ts, table.deleted
     attrs = table.attrs
     owner_col, person_col, org_col = attrs["owner_id"], attrs["person_id"], attrs["org_id"]
@@ -384,7 +395,13 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
         attrs["status"],
         attrs["archived"],
     )
+    org_overlay = acct.table("organizations").overlay
+    cached_name = acct.cached_name
+    name_of = acct.name_of
+    custom_values = acct.custom_values
+    other_company_seed = acct.seed + 7
     channel_ids = [o.id for o in acct.field("deals", "channel").options or ()]
+    channels = len(channel_ids)
     users = acct.sizes.users
     currencies = ("EUR", "EUR", "EUR", "USD", "GBP")
     probabilities = (None, None, None, 20, 50, 80)
@@ -394,28 +411,35 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
 
     def build(deal_id: int) -> Record:
         index = deal_id - 1
-        dice = Dice.keyed(deal_salt, deal_id)
-        first, second = dice._next(), dice._next()
+        first, second = first_draws(deal_salt, deal_id)
         added, updated = add_ts[index], update_ts[index]
         deleted = bool(deleted_flags[index])
         # A deleted deal reports status "deleted"; generated ones were deleted while open.
         status = "deleted" if deleted else STATUS_NAMES[status_col[index]]
+        won, lost = status == "won", status == "lost"
         stage_changed = added + (first & 0xFFFFF) * (updated - added) // 0x100000
-        closed = stage_changed if status in ("won", "lost") else None
+        closed = stage_changed if won or lost else None
         archived = bool(archived_col[index])
         value = (1 + (first >> 20) % 400) * 250 if (first >> 29) % 10 else 0
         recurring = (first >> 33) % 4 == 0
         label = (second % 10) + 1 if second % 10 < 3 else None
         updated_text = rfc3339(updated)
         closed_text = rfc3339(closed)
+        closed_date = iso_date(closed)
+        org_id = org_col[index]
+        if not org_id:
+            company = company_name(other_company_seed, deal_id)
+        else:
+            cached = None if org_id in org_overlay else cached_name("organizations", org_id)
+            company = cached if cached is not None else name_of("organizations", org_id)
         return {
             "id": deal_id,
-            "title": deal_title(acct, deal_id),
+            "title": _title(first_draws(title_salt, deal_id)[0], company, added),
             "creator_user_id": 1 + (first >> 35) % users,
             "owner_id": owner_col[index],
             "value": value,
             "person_id": person_col[index] or None,
-            "org_id": org_col[index] or None,
+            "org_id": org_id or None,
             "stage_id": stage_col[index],
             "pipeline_id": pipeline_col[index],
             "currency": currencies[(first >> 40) % 5],
@@ -427,27 +451,27 @@ def deal_builder(acct: Account, table: EntityTable) -> Callable[[int], Record]:
             "is_archived": archived,
             "is_deleted": deleted,
             "probability": probabilities[(first >> 44) % 6],
-            "lost_reason": lost_reasons[(second >> 4) % len(lost_reasons)] if status == "lost" else None,
+            "lost_reason": lost_reasons[(second >> 4) % len(lost_reasons)] if lost else None,
             "visible_to": VISIBILITY[(first >> 48) % 6],
             "close_time": closed_text,
-            "won_time": closed_text if status == "won" else None,
-            "lost_time": closed_text if status == "lost" else None,
-            "local_won_date": iso_date(closed) if status == "won" else None,
-            "local_lost_date": iso_date(closed) if status == "lost" else None,
-            "local_close_date": iso_date(closed),
+            "won_time": closed_text if won else None,
+            "lost_time": closed_text if lost else None,
+            "local_won_date": closed_date if won else None,
+            "local_lost_date": closed_date if lost else None,
+            "local_close_date": closed_date,
             "expected_close_date": iso_date(added + (14 + (second >> 8) % 107) * DAY),
             "label_ids": [label] if label else [],
             "origin": origins[(second >> 16) % 6],
             "origin_id": None,
-            "channel": channel_ids[(second >> 20) % len(channel_ids)]
-            if channel_ids and (second >> 24) % 5 < 2
+            "channel": channel_ids[(second >> 20) % channels]
+            if channels and (second >> 24) % 5 < 2
             else None,
             "channel_id": None,
             "source_lead_id": acct.uuid("lead-source", deal_id) if (second >> 28) % 20 == 0 else None,
             "acv": value if recurring else None,
             "arr": value if recurring else None,
             "mrr": round(value / 12, 2) if recurring else None,
-            "custom_fields": acct.custom_values("deals", deal_id),
+            "custom_fields": custom_values("deals", deal_id),
         }
 
     return build

@@ -6,7 +6,9 @@ the headers every Pipedrive response carries (`x-ratelimit-*`, `x-daily-ratelimi
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 
 import orjson
@@ -51,6 +53,11 @@ class PipedriveService:
         self.router = build_router()
         self.limits = limits
         self.faults = faults
+        self.tokens_spent = 0
+        """Token cost of every request answered so far (all accounts, all days)."""
+        self.refusals: Counter[str] = Counter()
+        """429 answers by cause: `burst`, `daily` (Pipedrive's limits) or `fault` (injected)."""
+        self._counting = threading.Lock()
 
     def handle(
         self,
@@ -76,11 +83,18 @@ class PipedriveService:
             return json_response(status, error_body(status, message), response_headers)
         route, params = found
         if not verdict.allowed:
+            with self._counting:
+                self.refusals[verdict.reason] += 1
             response_headers["retry-after"] = str(verdict.retry_after)
             body_json = DAILY_BUDGET_BODY if verdict.reason == "daily" else BURST_BODY
             return json_response(429, body_json, response_headers)
+        with self._counting:
+            self.tokens_spent += cost
         fault = self.faults.next_fault()
         if fault is not None and fault.kind != "drop":
+            if fault.status == 429:
+                with self._counting:
+                    self.refusals["fault"] += 1
             return self._fault_response(fault, response_headers)
         request = Request(method, path, query, body, account, params, headers)
         try:

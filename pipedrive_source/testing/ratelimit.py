@@ -22,6 +22,39 @@ PLAN_MULTIPLIERS = {"Lite": 1, "Growth": 2, "Premium": 5, "Ultimate": 7}
 BASE_DAILY_TOKENS = 30_000
 
 
+class LimitClock:
+    """The clock the rolling windows read: the monotonic clock, unless a test freezes it.
+
+    A frozen clock makes window arithmetic independent of how fast requests happen to be served (a slow
+    machine or a garbage-collection pause must not move a request out of a 2-second window mid-test).
+    """
+
+    def __init__(self) -> None:
+        self._frozen: float | None = None
+
+    def __call__(self) -> float:
+        frozen = self._frozen
+        return time.monotonic() if frozen is None else frozen
+
+    def freeze(self) -> None:
+        """Stop the clock at the current instant."""
+        self._frozen = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        """Move a frozen clock forward.
+
+        Raises:
+            RuntimeError: when the clock is not frozen.
+        """
+        if self._frozen is None:
+            raise RuntimeError("advance() needs a frozen clock: call freeze() first")
+        self._frozen += seconds
+
+    def resume(self) -> None:
+        """Follow the monotonic clock again."""
+        self._frozen = None
+
+
 class SlidingWindow:
     """At most `limit` accepted events in any `window` seconds."""
 
@@ -62,11 +95,21 @@ class Verdict:
 
 
 class PipedriveLimits:
-    """Burst windows per token and a daily token budget per company (account)."""
+    """Burst windows per token and a daily token budget per company (account).
 
-    def __init__(self, plan: str, seats: int) -> None:
+    Args:
+        plan: the Pipedrive plan, which sets the burst limits and the budget.
+        seats: paid seats (the budget scales with them).
+        clock: the clock of the burst windows.
+        enforce: False to count (the `x-ratelimit-*` headers go on counting down, to 0) but never refuse:
+            for test suites that send more requests than a real account would accept.
+    """
+
+    def __init__(self, plan: str, seats: int, clock: LimitClock | None = None, enforce: bool = True) -> None:
         if plan not in BURST_LIMITS:
             raise ValueError(f"plan must be one of {', '.join(BURST_LIMITS)}")
+        self.clock = clock or LimitClock()
+        self.enforce = enforce
         self.api_token_limit, self.oauth_limit = BURST_LIMITS[plan]
         self.daily_budget = BASE_DAILY_TOKENS * PLAN_MULTIPLIERS[plan] * seats
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
@@ -74,7 +117,7 @@ class PipedriveLimits:
         self._lock = threading.Lock()
 
     def check(self, company: str, token: str, oauth: bool, cost: int, search: bool) -> Verdict:
-        now = time.monotonic()
+        now = self.clock()
         day = int(time.time() // 86400)
         with self._lock:
             limit = self.oauth_limit if oauth else self.api_token_limit
@@ -86,7 +129,7 @@ class PipedriveLimits:
                 "x-ratelimit-limit": str(limit),
                 "x-daily-ratelimit-token-limit": str(self.daily_budget),
             }
-            if spent + cost > self.daily_budget:
+            if spent + cost > self.daily_budget and self.enforce:
                 headers.update(self._window_headers(window, now))
                 headers["x-daily-ratelimit-token-remaining"] = str(max(0, self.daily_budget - spent))
                 seconds_to_midnight = 86400 - int(time.time() % 86400)
@@ -98,12 +141,12 @@ class PipedriveLimits:
                 )
                 allowed = search_window.try_hit(now)
             headers.update(self._window_headers(window, now))
-            if not allowed:
+            if not allowed and self.enforce:
                 headers["x-daily-ratelimit-token-remaining"] = str(self.daily_budget - spent)
                 return Verdict(False, headers, "burst", window.reset_in(now))
             spent += cost
             self._spent[company] = (day, spent)
-            headers["x-daily-ratelimit-token-remaining"] = str(self.daily_budget - spent)
+            headers["x-daily-ratelimit-token-remaining"] = str(max(0, self.daily_budget - spent))
             return Verdict(True, headers)
 
     @staticmethod
@@ -117,8 +160,9 @@ class PipedriveLimits:
 class KeyRateLimiter:
     """The Maton gateway limit: `rate` requests per rolling second per API key (None disables it)."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, clock: LimitClock | None = None) -> None:
         self.rate = rate
+        self.clock = clock or LimitClock()
         self._windows: dict[str, SlidingWindow] = {}
         self._lock = threading.Lock()
 
@@ -127,4 +171,4 @@ class KeyRateLimiter:
             return True
         with self._lock:
             window = self._windows.setdefault(key, SlidingWindow(max(1, int(self.rate)), 1.0))
-            return window.try_hit(time.monotonic())
+            return window.try_hit(self.clock())

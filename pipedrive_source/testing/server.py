@@ -3,6 +3,8 @@
 - `/connections[/{id}]`: Maton's connections API (Bearer API key).
 - `/{app}/...`: the Maton gateway; `/pipedrive/api/v1/...` and `/pipedrive/api/v2/...` reach Pipedrive.
 - `/api/v1/...`, `/v1/...`, `/api/v2/...`: Pipedrive directly (`x-api-token` or `Authorization: Bearer`).
+- `GET /_simulator/stats`: the simulator's own counters (requests, 429s by cause, tokens), for benchmarks
+  that run it as a separate process. Neither Maton nor Pipedrive has it; it is not in the request log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,6 +87,9 @@ class RequestLog(list[LoggedRequest]):
         return [entry for entry in list(self) if entry.layer == layer]
 
 
+STATS_PATH = "/_simulator/stats"
+
+
 @dataclass
 class Gateway:
     """Everything a request handler needs."""
@@ -94,6 +100,31 @@ class Gateway:
     faults: Faults
     maton_limiter: KeyRateLimiter
     log: RequestLog
+    maton_refusals: int = 0
+    """429 answers of Maton's own rate limit."""
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def maton_allows(self, key: str) -> bool:
+        """Whether Maton's rate limit lets this key's request through (a refusal is counted)."""
+        if self.maton_limiter.allow(key):
+            return True
+        with self._counting:
+            self.maton_refusals += 1
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the traffic so far: requests by layer and status, 429 answers by cause, tokens."""
+        entries = list(self.log)
+        refusals = dict(self.pipedrive.refusals)
+        if self.maton_refusals:
+            refusals["maton"] = self.maton_refusals
+        return {
+            "requests": len(entries),
+            "by_layer": dict(Counter(entry.layer for entry in entries)),
+            "by_status": {str(code): n for code, n in sorted(Counter(e.status for e in entries).items())},
+            "rate_limited": refusals,
+            "tokens": self.pipedrive.tokens_spent,
+        }
 
 
 _CREDENTIAL_HEADERS = {"authorization", "x-api-token", "cookie"}
@@ -102,6 +133,9 @@ _CREDENTIAL_HEADERS = {"authorization", "x-api-token", "cookie"}
 class SimulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pipedrive-simulator"
+    # Headers and body leave in one send; without this a small answer waits for the client's delayed ACK
+    # (~40 ms on Linux) between them.
+    disable_nagle_algorithm = True
     gateway: Gateway
 
     def version_string(self) -> str:
@@ -130,6 +164,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         gateway = self.gateway
         url = urlsplit(self.path)
         path = url.path
+        if path == STATS_PATH and self.command == "GET":
+            self._send(json_response(200, gateway.stats()))
+            return
         query = parse_qs(url.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -166,7 +203,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         key = bearer_key(self.headers)
         if key != gateway.api_key:
             return maton_error(401, "UNAUTHORIZED", "Invalid or missing Maton API key")
-        if not gateway.maton_limiter.allow(key):
+        if not gateway.maton_allows(key):
             return maton_error(429, "RATE_LIMITED", "Too many requests", {"Retry-After": "1"})
         return connections_api(gateway.connections, self.command, path, query, body)
 
@@ -177,7 +214,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         key = bearer_key(self.headers)
         if key != gateway.api_key:
             return "maton", None, maton_error(401, "UNAUTHORIZED", "Invalid or missing Maton API key")
-        if not gateway.maton_limiter.allow(key):
+        if not gateway.maton_allows(key):
             limited = maton_error(
                 429,
                 "RATE_LIMITED",
@@ -230,28 +267,59 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         )
 
     def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
+        """The status line, headers and body in a single `sendall` (one syscall, no Nagle wait)."""
+        lines = [
+            f"{self.protocol_version} {response.status} {self.responses.get(response.status, ('',))[0]}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers.items()),
+        ]
         if response.drop:
-            self.send_header("Connection", "close")
-        self.end_headers()
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
         if not response.drop:
-            self.wfile.write(response.body)
+            self.wfile.write(head + response.body)
             return
         # Half of the body, then the connection goes away: the client sees an incomplete read.
-        self.wfile.write(response.body[: max(1, len(response.body) // 2)])
-        self.wfile.flush()
+        self.wfile.write(head + response.body[: max(1, len(response.body) // 2)])
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
 class SimulatorServer(ThreadingHTTPServer):
+    """A threading HTTP server that, when closed, also closes the connections it still holds open.
+
+    Without that, a client's kept-alive connection would go on being answered by a stopped simulator.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            still_open, self._open = list(self._open), set()
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class SimulatorServer6(SimulatorServer):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from pipedrive_source.testing.clock import now_second
 from pipedrive_source.testing.custom_values import make_custom_fields, v1_custom_values
 from pipedrive_source.testing.dice import Dice, mix
 from pipedrive_source.testing.fields import FieldDef, build_field_defs, custom_fields_of
+from pipedrive_source.testing.record_cache import RecordCache
 from pipedrive_source.testing.table import EntityTable, Record
 
 NAME_CACHE_SIZE = 300_000
@@ -119,6 +120,7 @@ class Account:
         self.related: dict[tuple[str, int], list[Record]] = {}
         self._names: dict[tuple[str, int], str] = {}
         self.related_lock = threading.Lock()
+        self.record_cache = RecordCache()
         self.company = self._company()
         self._lead_prefix = self.uuid("lead", 0)[:24]
         self._call_log_prefix = self.uuid("call-log", 0).replace("-", "")[:12]
@@ -147,15 +149,32 @@ class Account:
         return table
 
     def warm(
-        self, entities: tuple[str, ...] = ("deals", "persons", "organizations", "activities", "products")
+        self,
+        entities: tuple[str, ...] = ("deals", "persons", "organizations", "activities", "products", "notes"),
     ) -> None:
-        """Generate tables now rather than on the first request that needs them."""
+        """Generate tables (and their update-time order, which incremental reads sort on) now rather than on
+        the first request that needs them, and the organization names most other records show."""
         for entity in entities:
-            self.table(entity)
+            self.table(entity).index_update_times()
+        organizations = min(self.table("organizations").base_count, NAME_CACHE_SIZE // 2)
+        for org_id in range(1, organizations + 1):
+            self._names.setdefault(("organizations", org_id), generate.company_name(self.seed, org_id))
 
     def rows(self, entity: str) -> list[Record]:
         self.table(entity)
         return self.static_rows[entity]
+
+    def records(self, entity: str, ids: Sequence[int]) -> list[Record]:
+        """Existing records in order (shared: do not modify): mutated ones as stored, generated ones through
+        the cache of recently served records."""
+        table = self.table(entity)
+        overlay = table.overlay
+        if not any(record_id in overlay for record_id in ids):
+            return self.record_cache.records(entity, ids, table.builder)
+        generated = iter(
+            self.record_cache.records(entity, [i for i in ids if i not in overlay], table.builder)
+        )
+        return [overlay[record_id] if record_id in overlay else next(generated) for record_id in ids]
 
     def static_record(self, entity: str, record_id: int) -> Record:
         return self.static_rows[entity][record_id - 1]
@@ -211,6 +230,11 @@ class Account:
         if entity in self._tables:
             return self._tables[entity].max_id
         return int(getattr(self.sizes, entity, 0))
+
+    def cached_name(self, entity: str, record_id: int) -> str | None:
+        """The generated name of a record when it is in the name cache (None otherwise). Not for mutated
+        records: `name_of` knows those."""
+        return self._names.get((entity, record_id))
 
     def name_of(self, entity: str, record_id: int) -> str:
         """The name (title for deals and leads) of a record, or "" when there is none."""
@@ -327,9 +351,10 @@ class Account:
             record_id = table.max_id + 1
             now = now_second()
             record = rules.blank(self, record_id)
-            rules.apply(self, record, data)
+            rules.apply(self, entity, record, data)
             record["add_time"] = record["update_time"] = rules.time_format(now)
             table.put(record_id, record, now, False, rules.attrs(self, record))
+        self.record_cache.clear()
         return copy.deepcopy(record)
 
     def update(self, entity: str, record_id: int | str, data: dict[str, Any]) -> Record:
@@ -351,13 +376,15 @@ class Account:
             if current is None:
                 raise KeyError(f"{entity} {record_id} not found")
             record = copy.deepcopy(current)
-            rules.apply(self, record, data)
+            rules.apply(self, entity, record, data)
             deleted = delete or table.is_deleted(number)
             if delete:
                 rules.mark_deleted(record)
             now = now_second()
             record["update_time"] = rules.time_format(now)
             table.put(number, record, now, deleted, rules.attrs(self, record))
+        # Generated records show data of others (names in titles, e-mail domains): none may stay cached.
+        self.record_cache.clear()
         return copy.deepcopy(record)
 
     def count(self, entity: str) -> int:

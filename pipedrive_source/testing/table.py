@@ -81,6 +81,10 @@ class EntityTable:
         self.base_count = len(self.update_ts)
         self.live = self.base_count - self.deleted.count(1)
 
+    def index_update_times(self) -> None:
+        """Sort the update-time index now rather than on the first list sorted by `update_time`."""
+        self._update_index()
+
     def _update_index(self) -> array[int]:
         """The generated records' `(update second, id)` keys, sorted (sorting millions takes a second or
         two)."""

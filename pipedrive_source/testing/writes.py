@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipedrive_source.testing import clock
+from pipedrive_source.testing.custom_values import complete_custom_fields
 from pipedrive_source.testing.fields import custom_fields_of
 from pipedrive_source.testing.generate import ACTIVITY_TYPES, STATUS_CODES
 from pipedrive_source.testing.generate_v1 import PIN_DEAL, PIN_LEAD, PIN_ORG, PIN_PERSON
@@ -32,12 +33,13 @@ class WriteRules:
     deleted_status: str | None = None
     """The status a deleted record reports (deals: "deleted")."""
 
-    def apply(self, acct: Account, record: Record, data: dict[str, Any]) -> None:
+    def apply(self, acct: Account, entity: str, record: Record, data: dict[str, Any]) -> None:
         for key, value in data.items():
             if key in _READ_ONLY:
                 continue
             if key == "custom_fields" and isinstance(value, dict):
-                record["custom_fields"] = {**(record.get("custom_fields") or {}), **value}
+                written = complete_custom_fields(custom_fields_of(acct.fields, entity), value)
+                record["custom_fields"] = {**(record.get("custom_fields") or {}), **written}
             else:
                 record[key] = value
         if self.derive is not None:

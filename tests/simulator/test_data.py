@@ -135,14 +135,47 @@ def is_option(value: Any, field: dict) -> bool:
     return value in {option["id"] for option in field["options"]}
 
 
-def is_range(value: Any, field: dict, pattern: re.Pattern) -> bool:
-    parts = [
-        value[subfield["field_code"]] for subfield in field["subfields"] if subfield["field_code"] in value
-    ]
+# Value shapes from the "Custom Fields" section of Pipedrive's API v2 migration guide.
+ZONE_KEYS = {"timezone_id", "timezone_name"}
+ADDRESS_KEYS = {
+    "value",
+    "route",
+    "country",
+    "locality",
+    "postal_code",
+    "sublocality",
+    "street_number",
+    "subpremise",
+    "admin_area_level_1",
+    "admin_area_level_2",
+    "formatted_address",
+}
+
+
+def is_zone(value: dict) -> bool:
+    """`timezone_id` (a number) and `timezone_name` (an IANA zone such as Europe/London)."""
+    zone_id, name = value["timezone_id"], value["timezone_name"]
+    return is_number(zone_id) and isinstance(name, str) and re.fullmatch(r"[A-Z][A-Za-z_]+/[A-Za-z_]+", name)
+
+
+def is_range(value: Any, pattern: re.Pattern, zoned: bool) -> bool:
+    """`{"value": start, "until": end}`, plus the zone for time ranges."""
+    keys = {"value", "until"} | (ZONE_KEYS if zoned else set())
     return (
-        len(parts) == 2
-        and all(isinstance(part, str) and pattern.match(part) for part in parts)
-        and parts[0] <= parts[1]
+        set(value) == keys
+        and all(isinstance(value[part], str) and pattern.match(value[part]) for part in ("value", "until"))
+        and value["value"] <= value["until"]
+        and (not zoned or is_zone(value))
+    )
+
+
+def is_address(value: Any) -> bool:
+    """`value` as entered, every component present: a string, or null when the address has none."""
+    return (
+        set(value) == ADDRESS_KEYS
+        and isinstance(value["value"], str)
+        and value["value"].strip() != ""
+        and all(part is None or (isinstance(part, str) and part) for part in value.values())
     )
 
 
@@ -160,13 +193,15 @@ VALUE_CHECKS = {
         isinstance(value, list) and value and all(is_option(item, field) for item in value)
     ),
     "date": lambda value, field: isinstance(value, str) and DATE.match(value),
-    "time": lambda value, field: isinstance(value, str) and TIME.match(value),
-    "daterange": lambda value, field: is_range(value, field, DATE),
-    "timerange": lambda value, field: is_range(value, field, TIME),
+    "time": lambda value, field: (
+        set(value) == {"value"} | ZONE_KEYS and TIME.match(value["value"]) and is_zone(value)
+    ),
+    "daterange": lambda value, field: is_range(value, DATE, zoned=False),
+    "timerange": lambda value, field: is_range(value, TIME, zoned=True),
     "user": lambda value, field: isinstance(value, int) and value > 0,
     "org": lambda value, field: isinstance(value, int) and value > 0,
     "people": lambda value, field: isinstance(value, int) and value > 0,
-    "address": lambda value, field: isinstance(value.get("value"), str) and value["value"].strip() != "",
+    "address": lambda value, field: is_address(value),
 }
 
 
@@ -252,6 +287,29 @@ def test_v1_leads_carry_deal_custom_fields_as_top_level_keys(direct):
     top_level = {key for lead in leads for key in lead if HEX40.match(key[:40])}
     assert top_level, "leads have no custom field keys"
     assert {key[:40] for key in top_level} <= deal_keys
+
+
+def test_v1_leads_flatten_ranges_and_times_as_the_migration_guide_shows(direct):
+    """API v1: a range is `key` (start) and `key_until`; a time is the bare `HH:MM:SS`, with no zone keys."""
+    kinds = {
+        field["key"]: field["field_type"]
+        for field in direct.all("v1", "/dealFields", {"limit": 500})
+        if HEX40.match(field["key"])
+    }
+    leads = direct.all("v1", "/leads", {"limit": 500})
+    seen = Counter()
+    for lead in leads:
+        assert not [key for key in lead if HEX40.match(key[:40]) and "timezone" in key], lead
+        for key, kind in kinds.items():
+            value = lead.get(key)
+            if value is None or kind not in ("daterange", "timerange", "time"):
+                continue
+            pattern = DATE if kind == "daterange" else TIME
+            assert isinstance(value, str) and pattern.match(value), (kind, value)
+            if kind != "time":
+                assert isinstance(lead[f"{key}_until"], str) and value <= lead[f"{key}_until"]
+            seen[kind] += 1
+    assert set(seen) == {"daterange", "timerange", "time"}, seen
 
 
 def test_persons_have_several_emails_and_phones(records):

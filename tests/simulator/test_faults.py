@@ -134,14 +134,51 @@ def test_html_403(api):
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_rate_limit_headers_count_down(make_sim, layer):
-    """On a fresh simulator, so that no earlier request leaves the rolling window in between."""
-    api = Api(make_sim(deals=20), layer)
+    """Each request takes one from the rolling 2-second window; once the window has passed, it is full again.
+
+    The window's clock is frozen: how fast this machine serves the requests (a loaded CI, a garbage
+    collection) must not move a request out of the window mid-test.
+    """
+    sim = make_sim(deals=20)
+    api = Api(sim, layer)
+    sim.limit_clock.freeze()
     responses = [api.get("v2", "/deals", {"limit": 5}) for _ in range(4)]
     limits = {int(response.headers["x-ratelimit-limit"]) for response in responses}
     remaining = [int(response.headers["x-ratelimit-remaining"]) for response in responses]
-    assert len(limits) == 1 and limits.pop() > remaining[0]
-    assert remaining == [remaining[0] - step for step in range(4)], remaining
+    assert len(limits) == 1
+    limit = limits.pop()
+    assert remaining == [limit - 1 - step for step in range(4)], remaining
     assert all(0 < float(response.headers["x-ratelimit-reset"]) <= 2 for response in responses)
+
+    sim.limit_clock.advance(1.5)
+    assert int(api.get("v2", "/deals", {"limit": 5}).headers["x-ratelimit-remaining"]) == limit - 5
+    sim.limit_clock.advance(0.6)
+    refilled = api.get("v2", "/deals", {"limit": 5})
+    assert int(refilled.headers["x-ratelimit-remaining"]) == limit - 2, "the first four left the window"
+
+
+def test_requests_over_the_burst_limit_are_refused_until_the_window_passes(make_sim):
+    """Pipedrive's burst limit for an API token (Ultimate plan: 120 per 2 s), then a 429 with Retry-After."""
+    sim = make_sim(deals=20)
+    api = Api(sim, "direct")
+    sim.limit_clock.freeze()
+    statuses = [api.get("v2", "/deals", {"limit": 1}).status_code for _ in range(121)]
+    assert statuses == [200] * 120 + [429]
+    refused = api.get("v2", "/deals", {"limit": 1})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 2
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    sim.limit_clock.advance(2.0)
+    assert api.get("v2", "/deals", {"limit": 1}).status_code == 200
+
+
+def test_unenforced_limits_count_without_refusing(make_sim):
+    sim = make_sim(deals=20, pipedrive_limits=False)
+    api = Api(sim, "direct")
+    sim.limit_clock.freeze()
+    responses = [api.get("v2", "/deals", {"limit": 1}) for _ in range(125)]
+    assert {response.status_code for response in responses} == {200}
+    assert responses[-1].headers["x-ratelimit-remaining"] == "0"
 
 
 def test_daily_token_budget_counts_token_costs(api):

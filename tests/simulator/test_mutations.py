@@ -133,3 +133,78 @@ def test_v1_note_mutations_use_v1_times(api):
 def test_mutation_of_an_unknown_record_is_an_error(api):
     with pytest.raises((LookupError, ValueError)):
         api.sim.account().update("deals", 987654321, {"title": "Nobody"})
+
+
+def test_custom_field_writes_are_completed_as_pipedrive_stores_them(api):
+    """A time without a zone gets the user's zone; address components not given are null (migration guide)."""
+    fields = {
+        field["field_type"]: field["field_code"]
+        for field in api.all("v2", "/dealFields")
+        if field["is_custom_field"]
+    }
+    written = {
+        fields["time"]: {"value": "09:30:00"},
+        fields["timerange"]: {"value": "09:00:00", "until": "11:00:00", "timezone_name": "Europe/London"},
+        fields["daterange"]: {"value": "2026-01-01", "until": "2026-02-01"},
+        fields["address"]: {"value": "530 Fifth Avenue, New York"},
+    }
+    deal = api.ok("v2", "/deals", {"limit": 1})["data"][0]
+    response = api.request("PATCH", "v2", f"/deals/{deal['id']}", json={"custom_fields": written})
+    assert response.status_code == 200, response.text
+    stored = api.ok("v2", f"/deals/{deal['id']}")["data"]["custom_fields"]
+    user_zone = api.ok("v1", "/users/me")["data"]["timezone_name"]
+    assert stored[fields["time"]]["value"] == "09:30:00"
+    assert stored[fields["time"]]["timezone_name"] == user_zone
+    assert isinstance(stored[fields["time"]]["timezone_id"], int)
+    assert stored[fields["timerange"]] == {**written[fields["timerange"]], "timezone_id": 318}
+    assert stored[fields["daterange"]] == written[fields["daterange"]]
+    address = stored[fields["address"]]
+    assert address["value"] == "530 Fifth Avenue, New York"
+    assert {key: part for key, part in address.items() if key != "value"} == dict.fromkeys(
+        (
+            "route",
+            "country",
+            "locality",
+            "postal_code",
+            "sublocality",
+            "street_number",
+            "subpremise",
+            "admin_area_level_1",
+            "admin_area_level_2",
+            "formatted_address",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("daterange", {"start": "2026-01-01", "until": "2026-02-01"}),
+        ("time", "09:00:00"),
+        ("timerange", {"value": "09:00:00"}),
+        ("address", {"route": "5th Avenue"}),
+    ],
+)
+def test_custom_field_writes_in_other_shapes_are_refused(api, kind, value):
+    code = next(
+        field["field_code"]
+        for field in api.all("v2", "/dealFields")
+        if field["is_custom_field"] and field["field_type"] == kind
+    )
+    deal = api.ok("v2", "/deals", {"limit": 1})["data"][0]
+    response = api.request("PATCH", "v2", f"/deals/{deal['id']}", json={"custom_fields": {code: value}})
+    assert response.status_code == 400, response.text
+    assert response.json()["success"] is False
+
+
+def test_a_page_read_again_after_a_mutation_shows_it(api):
+    """Served pages are cached; a mutation must still show on the next read, also where a generated record
+    carries data of the changed one (a deal title carries its organization's name)."""
+    deals = api.all("v2", "/deals", {"limit": 500})
+    deal = next(d for d in deals if d["org_id"])
+    org = api.ok("v2", f"/organizations/{deal['org_id']}")["data"]
+    assert org["name"] in deal["title"]
+    api.sim.account().update("organizations", org["id"], {"name": "Zanzibar Quayside Traders"})
+    again = {d["id"]: d for d in api.all("v2", "/deals", {"limit": 500})}
+    assert "Zanzibar Quayside Traders" in again[deal["id"]]["title"]
+    assert org["name"] not in again[deal["id"]]["title"]

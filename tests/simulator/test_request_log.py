@@ -29,7 +29,9 @@ def test_maton_request_is_logged(logged):
     sim = logged
     sim.requests.clear()
     Api(sim, "maton", sim.connection_ids[1]).get("v2", "/deals", {"limit": 5, "status": "won"})
-    [entry] = list(sim.requests)
+    entries = list(sim.requests)
+    assert len(entries) == 1, entries
+    [entry] = entries
     assert entry.method == "GET"
     assert entry.path.endswith("/api/v2/deals")
     assert query_value(entry.query, "limit") == "5"
@@ -44,7 +46,9 @@ def test_direct_and_connections_requests_are_logged(logged):
     sim.requests.clear()
     Api(sim, "direct").get("v1", "/notes/987654321")
     requests.get(sim.connections_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
-    direct, connections = list(sim.requests)
+    entries = list(sim.requests)
+    assert len(entries) == 2, entries
+    direct, connections = entries
     assert (direct.method, direct.status, direct.layer) == ("GET", 404, "direct")
     assert direct.path.endswith("/api/v1/notes/987654321")
     assert (connections.layer, connections.status) == ("connections", 200)
@@ -79,3 +83,27 @@ def test_log_can_be_cleared(logged):
     assert len(sim.requests) >= 1
     sim.requests.clear()
     assert len(sim.requests) == 0
+
+
+def test_stats_count_requests_refusals_and_tokens(make_sim):
+    """`GET /_simulator/stats` (simulator-only, for benchmarks running it as a process) sums it all up."""
+    sim = make_sim(deals=20, rate_limit=10.0)
+    sim.limit_clock.freeze()
+    api = Api(sim, "maton")
+    statuses = [api.get("v2", "/deals", {"limit": 5}).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429] * 2
+    api.get("v1", "/notes", {"limit": 5})  # still refused by Maton: the clock is frozen
+    sim.limit_clock.advance(1.0)
+    assert api.get("v1", "/notes", {"limit": 5}).status_code == 200
+    sim.faults.burst_429(1)
+    assert api.get("v2", "/deals", {"limit": 5}).status_code == 429
+
+    stats = requests.get(f"{sim.root_url}/_simulator/stats", timeout=30).json()
+    assert stats["requests"] == 15 == len(sim.requests)
+    assert stats["by_layer"] == {"maton": 15}
+    assert stats["by_status"] == {"200": 11, "429": 4}
+    assert stats["rate_limited"] == {"maton": 3, "fault": 1}
+    # a v2 list page costs 10 tokens, a v1 list page 20 (`x-token-cost`); the burst answer was charged too
+    assert stats["tokens"] == 10 * 10 + 20 + 10
+    assert sim.stats() == stats
+    assert all(entry.path != "/_simulator/stats" for entry in sim.requests)

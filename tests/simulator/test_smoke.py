@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
+import time
 
 import pytest
 import requests
@@ -95,3 +97,30 @@ def test_the_pytest_plugin_points_the_connector_at_the_simulator(pipedrive_simul
     )
     assert response.status_code == 200
     assert response.json()["data"]["company_domain"]
+
+
+def test_a_stopped_simulator_answers_nothing_more_and_stops_at_once():
+    """Not even on a connection the client kept alive (a stopped simulator must not go on serving)."""
+    session = None
+    with simulator(deals=20, api_key=KEY, rate_limit=None) as sim:
+        session = maton_session(sim)
+        url = f"{sim.base_url}/api/v2/deals"
+        assert session.get(url, params={"limit": 1}, timeout=30).status_code == 200
+        started = time.perf_counter()
+    assert time.perf_counter() - started < 0.3
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(url, params={"limit": 1}, timeout=5)
+
+
+def test_small_answers_are_not_held_back():
+    """Headers and body leave together: no ~40 ms wait for the client's delayed ACK on every small answer."""
+    with simulator(deals=20, api_key=KEY, rate_limit=None) as sim:
+        session = maton_session(sim)
+        url = f"{sim.base_url}/api/v2/deals"
+        session.get(url, params={"limit": 1}, timeout=30)
+        durations = []
+        for _ in range(21):
+            started = time.perf_counter()
+            assert session.get(url, params={"limit": 1}, timeout=30).status_code == 200
+            durations.append(time.perf_counter() - started)
+        assert statistics.median(durations) < 0.03, durations
