@@ -8,9 +8,9 @@ the specs at run time. API reference: https://developers.pipedrive.com/docs/api/
 
 Columns absent from these tables (texts, nested objects, columns Pipedrive adds later) are left to dlt.
 
-v1 and v2 time formats are unified here: v2 sends RFC3339 (`2024-01-01T10:00:00Z`), which dlt parses against
-the `timestamp` hints; v1 sends `YYYY-MM-DD HH:MM:SS` in UTC without a zone, which `parse_v1_timestamp` and
-`v1_timestamp_coercer` turn into aware UTC datetimes before dlt sees them.
+v1 and v2 time formats are unified: v2 sends RFC3339 (`2024-01-01T10:00:00Z`), v1 `YYYY-MM-DD HH:MM:SS` in UTC
+without a zone; the source's Arrow pages (`pages.py`) cast both to UTC timestamps a column at a time, falling
+back to `parse_v1_timestamp` value by value. `v1_timestamp_coercer` does the same for records loaded as dicts.
 
 Custom field columns are typed by field type with `CUSTOM_FIELD_DATA_TYPES` (the main column) and
 `CUSTOM_SUBFIELD_DATA_TYPES` (the extra columns of composite fields); `custom_fields.py` uses both. `double`
@@ -564,10 +564,11 @@ CUSTOM_FIELD_DATA_TYPES: Mapping[str, TDataType] = MappingProxyType(
         "activity": "bigint",
         "visible_to": "bigint",
         "json": "json",
+        "set": "json",
     }
 )
-"""dlt type of a custom field's main column, by Pipedrive field type. `set` has none: its labels form a child
-table. Field types not listed are left to dlt's inference."""
+"""dlt type of a custom field's main column, by Pipedrive field type; a `set` field's column holds the list of
+its labels (DuckDB `JSON`). Field types not listed are left to dlt's inference."""
 
 CUSTOM_SUBFIELD_DATA_TYPES: Mapping[str, TDataType] = MappingProxyType(
     {
@@ -611,8 +612,9 @@ def entity_columns(entity: str) -> dict[str, TColumnSchema]:
 def nested_hints(entity: str) -> dict[TTableNames, TResourceNestedHints]:
     """dlt hints of the child tables made from a table's nested lists, for `dlt.resource(nested_hints=...)`.
 
-    Product prices, for example, land in `products__prices` with `price`, `cost` and `direct_cost` as
-    decimals.
+    For records loaded as dicts through dlt's JSON normalizer, which unnests lists into child tables: product
+    prices, for example, then land in `products__prices` with `price`, `cost` and `direct_cost` as decimals.
+    The source's Arrow pages keep lists as `json` columns instead (see `pages.py`).
 
     Args:
         entity: the table name.

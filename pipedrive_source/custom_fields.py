@@ -11,8 +11,7 @@ Columns, by field type (`<name>` is the field's name normalized by dlt's snake_c
 normalizes any identifier: `Lead Source` -> `lead_source`):
 
 - text types, `double`, `date`, `phone`, ...: `<name>`, the value.
-- `enum`: `<name>`, the option's label. `set`: `<name>`, the list of option labels (dlt makes it a child table
-  `<table>__<name>` with a `value` column).
+- `enum`: `<name>`, the option's label. `set`: `<name>`, the list of option labels (a `json` column).
 - `monetary`: `<name>` (the amount, decimal) and `<name>_currency`.
 - `daterange`, `timerange`: `<name>` (the start) and `<name>_until` (the end), `until` being the API's word.
   The start is the v2 object's `value`, as the migration guide shows; `start` is read too, since the v2 spec
@@ -177,6 +176,7 @@ class CustomFieldMap:
         """Codes met in records that no field describes; their values were dropped."""
         self._data_types = dict(data_types)
         self._v2_writers: dict[str, _Write] = {}
+        self._v2_columns: dict[str, str] = {}
         self._v1_writers: dict[str, _Write] = {}
         for field in self.fields:
             if field.is_custom:
@@ -300,7 +300,7 @@ class CustomFieldMap:
     def columns(self) -> dict[str, TColumnSchema]:
         """dlt column hints of the custom field columns, for `resource.apply_hints(columns=...)`.
 
-        `set` fields have none (their labels form a child table), nor do field types without a known type.
+        Field types without a known type have none.
         """
         return {name: column_schema(name, data_type) for name, data_type in self._data_types.items()}
 
@@ -333,12 +333,16 @@ class CustomFieldMap:
             (sub, column, _blank_to_none if self._data_types.get(column) != "text" else _as_is)
             for sub, column in subfields
         )
-        # An empty set writes no column: a parent column that is always null would never get a type in dlt,
-        # and the labels live in the child table anyway.
+        # An empty set writes no value (no key): the record reads as if the field had never been set.
         write_main = _scalar_writer(field.column_name, convert, keep_null=shape.value != "options")
-        self._v2_writers[field.code] = (
-            _composite_writer(field.column_name, convert, parts, shape.value_keys) if parts else write_main
-        )
+        if parts:
+            write = _composite_writer(field.column_name, convert, parts, shape.value_keys)
+            self._v2_writers[field.code] = write
+        elif convert is _as_is:
+            # most fields: the value as it is, written without a call per value
+            self._v2_columns[field.code] = field.column_name
+        else:
+            self._v2_writers[field.code] = write_main
         self._v1_writers[field.code] = write_main
         for sub, column, part_convert in parts:
             self._v1_writers[f"{field.code}_{sub}"] = _scalar_writer(column, part_convert)
@@ -346,8 +350,13 @@ class CustomFieldMap:
     def _flatten_v2(self, record: dict[str, Any]) -> dict[str, Any]:
         custom = record.pop("custom_fields", None)
         if custom.__class__ is dict:
+            columns = self._v2_columns
             writers = self._v2_writers
             for code, value in custom.items():
+                column = columns.get(code)
+                if column is not None:
+                    record[column] = value
+                    continue
                 write = writers.get(code)
                 if write is None:
                     self.unmapped_codes.add(code)

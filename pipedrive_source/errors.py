@@ -188,6 +188,36 @@ MESSAGES: Mapping[str, str] = {
     ),
 }
 
+STOPPED: Mapping[str, str] = {
+    "daily_budget": (
+        "Pipedrive's daily API token budget for this company is exhausted ({detail}), so this run stopped "
+        "early. What it read until then is loaded and the incremental state saved: run again after the "
+        "budget resets at midnight Pipedrive server time to continue where it stopped. To read more per day, "
+        "lower the load of other tools on the account or buy more API tokens."
+    ),
+    "token_cap": (
+        "This run stopped at its cap of {cap:,} API tokens (sources.pipedrive.max_tokens_per_run or "
+        "--max-tokens), having spent {spent:,}: field lists and the small replaced tables (pipelines, "
+        "stages, users) are read whole whatever the cap. What it read is loaded and the incremental state "
+        "saved: run again to continue where it stopped."
+    ),
+}
+"""Why a run stopped before reading everything: a partial load, not a failure."""
+
+
+def daily_budget_stop(retry_after: float | None = None, tokens_left: int | None = None) -> str:
+    """The stop message for an exhausted daily budget, from a 429's `Retry-After` or the tokens left."""
+    if retry_after is not None:
+        detail = f"429, resets in {_duration(retry_after)}"
+    else:
+        detail = f"{tokens_left if tokens_left is not None else 0} tokens left"
+    return STOPPED["daily_budget"].format(detail=detail)
+
+
+def token_cap_stop(cap: int, spent: int) -> str:
+    return STOPPED["token_cap"].format(cap=cap, spent=spent)
+
+
 CONNECTION_FAILED = (
     "Could not get an answer from {host} after {attempts} attempts ({reason}). Check the network and "
     "base_url, then run again."
@@ -207,12 +237,33 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, mktime_tz(parsed) - time.time())
 
 
+_UNPARSED = object()
+
+
+def parsed_body(response: Response) -> Any:
+    """The JSON body of `response` (None if not JSON), parsed once with orjson however often asked for."""
+    body = response.__dict__.get("_pipedrive_body", _UNPARSED)
+    if body is _UNPARSED:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        response.__dict__["_pipedrive_body"] = body
+    return body
+
+
 def _json_body(response: Response) -> Mapping[str, Any] | None:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
+    body = parsed_body(response)
     return body if isinstance(body, dict) else None
+
+
+def _reuse_parsed_body(response: Response) -> None:
+    """Make `response.json()` return the body already parsed: dlt's paginators and data selector call it."""
+
+    def json(**kwargs: Any) -> Any:
+        return parsed_body(response)
+
+    response.json = json  # type: ignore[method-assign]
 
 
 def _is_html(response: Response) -> bool:
@@ -301,6 +352,7 @@ def response_checker(
             # the common case: one fast parse of a JSON page to catch `success: false`
             body = _json_body(response)
             if body is not None and body.get("success") is not False:
+                _reuse_parsed_body(response)
                 return
         answer = read_answer(response, layer, auth_mode, max_retry_delay, base_path)
         problem = classify(answer)

@@ -6,13 +6,13 @@
 Then query it: duckdb pipedrive.duckdb "select title, value, currency from pipedrive_data.deals limit 5"
 """
 
-import dlt
-
 from pipedrive_source import pipedrive_source
+from pipedrive_source.pipeline import make_pipeline
 
 
 def load_pipedrive() -> None:
-    pipeline = dlt.pipeline(
+    # dlt.pipeline() with settings for this source: DuckDB's memory limit, parquet files, `_dlt_load_id`
+    pipeline = make_pipeline(
         pipeline_name="pipedrive",  # keeps the incremental state between runs
         destination="duckdb",  # the database file is pipedrive.duckdb; any dlt destination works
         dataset_name="pipedrive_data",

@@ -1,8 +1,14 @@
-"""`pipedrive-source run`: load Pipedrive into a dlt destination (DuckDB by default)."""
+"""`pipedrive-source run`: load Pipedrive into a dlt destination (DuckDB by default).
+
+Exit codes: 0 loaded everything; 1 failed (the message says how to fix it); 2 wrong usage; 3 partial load:
+the run stopped early on the token budget, loaded what it had read and saved its state, and the next run
+continues from there.
+"""
 
 from __future__ import annotations
 
-import time
+import sys
+from collections.abc import Mapping
 
 import click
 import dlt
@@ -10,10 +16,15 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 
 from pipedrive_source.cli import cli
 from pipedrive_source.cli.failures import exit_on_failure
+from pipedrive_source.pipeline import make_pipeline
+from pipedrive_source.progress import PROGRESS, ResourceUsage, RunUsage, track_usage
 from pipedrive_source.settings import CUSTOM_FIELDS_TABLE, ENDPOINTS_BY_NAME
 from pipedrive_source.source import pipedrive_source
 
 TABLES = (*ENDPOINTS_BY_NAME, CUSTOM_FIELDS_TABLE)
+
+PARTIAL_LOAD = 3
+"""Exit code of a run that stopped early on the token budget: run again to continue."""
 
 
 def _table_names(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
@@ -24,6 +35,48 @@ def _table_names(ctx: click.Context, param: click.Parameter, value: str | None) 
     if unknown:
         raise click.BadParameter(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
     return names
+
+
+def summary(rows: Mapping[str, int], usage: Mapping[str, ResourceUsage]) -> list[str]:
+    """The end-of-run table: rows loaded per table, requests and API tokens per resource, and the totals."""
+    names = sorted(set(rows) | set(usage))
+    lines = [("table", "rows", "requests", "tokens")]
+    for name in names:
+        spent = usage.get(name)
+        lines.append(
+            (
+                name,
+                f"{rows.get(name, 0):,}",
+                f"{spent.requests:,}" if spent else "-",
+                f"{spent.tokens:,}" if spent else "-",
+            )
+        )
+    total = sum(usage.values(), ResourceUsage())
+    lines.append(("total", f"{sum(rows.values()):,}", f"{total.requests:,}", f"{total.tokens:,}"))
+    width = max(len(line[0]) for line in lines)
+    widths = [max(len(line[column]) for line in lines) for column in range(1, 4)]
+    return [
+        f"  {name:<{width}}  " + "  ".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
+        for name, *cells in lines
+    ]
+
+
+def _loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalized.row_counts if normalized else {}
+    return {table: rows for table, rows in row_counts.items() if not table.startswith("_dlt")}
+
+
+def _report(pipeline: dlt.Pipeline, usage: RunUsage, destination: str, dataset_name: str) -> None:
+    rows = _loaded_rows(pipeline)
+    click.echo(
+        f"Loaded {sum(rows.values()):,} rows into {destination} dataset {dataset_name!r} in "
+        f"{usage.elapsed:.1f} s"
+    )
+    for line in summary(rows, usage.by_resource()):
+        click.echo(line)
+    if destination == "duckdb":
+        click.echo(f"Database: {pipeline.pipeline_name}.duckdb")
 
 
 @cli.command()
@@ -54,40 +107,49 @@ def _table_names(ctx: click.Context, param: click.Parameter, value: str | None) 
     is_flag=True,
     help="Drop the selected tables and their incremental state, then load everything again.",
 )
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    help="Stop cleanly after spending this many Pipedrive API tokens: what was read is loaded, the exit "
+    "code is 3 and the next run continues (default: sources.pipedrive.max_tokens_per_run, else no cap).",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(sorted(PROGRESS)),
+    help="Show records and requests per table while reading, on stderr: a line every 5 s (log) or "
+    "tqdm bars. Default: log on a terminal, none otherwise.",
+)
 def run(
     resources: tuple[str, ...],
     destination: str,
     dataset_name: str,
     pipeline_name: str,
     full_refresh: bool,
+    max_tokens: int | None,
+    progress: str | None,
 ) -> None:
-    """Load Pipedrive into DuckDB (or DESTINATION); the next run loads only what changed."""
-    with exit_on_failure():
+    """Load Pipedrive into DuckDB (or DESTINATION); the next run loads only what changed.
+
+    Exits with 3 when the run stopped early on Pipedrive's daily token budget or --max-tokens: what it
+    read is loaded; run it again after the budget resets to continue.
+    """
+    shown = progress or ("log" if sys.stderr.isatty() else "none")
+    with exit_on_failure(), track_usage(PROGRESS[shown](), token_cap=max_tokens) as usage:
         source = pipedrive_source()
         if resources:
             source = source.with_resources(*resources)
         try:
-            pipeline = dlt.pipeline(
-                pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name
-            )
+            pipeline = make_pipeline(pipeline_name, destination, dataset_name)
         except UnknownDestinationModule:
             raise click.BadParameter(
                 f"{destination!r} is not a dlt destination (try duckdb, postgres, bigquery, snowflake, ...)",
                 param_hint="--destination",
             ) from None
-        started = time.monotonic()
         if full_refresh:
             pipeline.run(source, refresh="drop_resources")
         else:
             pipeline.run(source)
-        elapsed = time.monotonic() - started
-    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    row_counts = normalized.row_counts if normalized else {}
-    loaded = {table: rows for table, rows in sorted(row_counts.items()) if not table.startswith("_dlt")}
-    click.echo(
-        f"Loaded {sum(loaded.values())} rows into {destination} dataset {dataset_name!r} in {elapsed:.1f} s"
-    )
-    for table, rows in loaded.items():
-        click.echo(f"  {table}: {rows}")
-    if destination == "duckdb":
-        click.echo(f"Database: {pipeline.pipeline_name}.duckdb")
+    _report(pipeline, usage, destination, dataset_name)
+    if usage.stop_reason:
+        click.echo(f"Partial load: {usage.stop_reason}", err=True)
+        raise SystemExit(PARTIAL_LOAD)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipedrive_source import ConfigurationError, pipedrive_source
+from pipedrive_source.client import PipedriveClient
 from pipedrive_source.config import settings_from_config
 
 KEY = "maton-key-abcdef0123456789"
@@ -185,3 +186,77 @@ def test_source_and_check_resolve_the_same_settings(clean_env: Path, monkeypatch
         ]
     )
     assert settings_from_config().headers() == {"Maton-Connection": CONNECTION}
+
+
+READ_SETTINGS: list[tuple[str, dict[str, str], dict[str, object]]] = [
+    (
+        "defaults through Maton",
+        {"MATON_API_KEY": KEY},
+        {"requests_per_second": 10.0, "max_tokens_per_run": None, "parallel_windows": 8},
+    ),
+    (
+        "defaults directly: Pipedrive's burst headers pace the run",
+        {"SOURCES__PIPEDRIVE__API_TOKEN": TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": COMPANY},
+        {"requests_per_second": None},
+    ),
+    (
+        "a slower pace, a token cap, sequential reads",
+        {
+            "MATON_API_KEY": KEY,
+            "SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND": "2.5",
+            "SOURCES__PIPEDRIVE__MAX_TOKENS_PER_RUN": "5000",
+            "SOURCES__PIPEDRIVE__PARALLEL_WINDOWS": "1",
+        },
+        {"requests_per_second": 2.5, "max_tokens_per_run": 5000, "parallel_windows": 1},
+    ),
+    (
+        "no client-side limit",
+        {"MATON_API_KEY": KEY, "SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND": "0"},
+        {"requests_per_second": None},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "env", "expected"), READ_SETTINGS, ids=[case for case, _, _ in READ_SETTINGS]
+)
+def test_read_settings(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    env: dict[str, str],
+    expected: dict[str, object],
+) -> None:
+    _set(monkeypatch, env)
+
+    client = PipedriveClient(settings_from_config())
+
+    actual = {
+        "requests_per_second": client.limiter.requests_per_second,
+        "max_tokens_per_run": client.read_settings.max_tokens_per_run,
+        "parallel_windows": client.read_settings.parallel_windows,
+    }
+    assert {name: actual[name] for name in expected} == expected
+
+
+INVALID_READ_SETTINGS: list[tuple[str, dict[str, str], str]] = [
+    ("a pace in words", {"SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND": "fast"}, "set a number of requests"),
+    ("a negative pace", {"SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND": "-1"}, "set a number of requests"),
+    ("a cap of nothing", {"SOURCES__PIPEDRIVE__MAX_TOKENS_PER_RUN": "0"}, "at least 1, or leave it unset"),
+    ("a cap in words", {"SOURCES__PIPEDRIVE__MAX_TOKENS_PER_RUN": "lots"}, "a whole number of API tokens"),
+    ("no windows", {"SOURCES__PIPEDRIVE__PARALLEL_WINDOWS": "0"}, "1 reads every list as one chain"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "env", "fix"), INVALID_READ_SETTINGS, ids=[case for case, _, _ in INVALID_READ_SETTINGS]
+)
+def test_invalid_read_settings_name_the_fix(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, case: str, env: dict[str, str], fix: str
+) -> None:
+    _set(monkeypatch, {"MATON_API_KEY": KEY, **env})
+
+    with pytest.raises(ConfigurationError, match="sources.pipedrive.") as raised:
+        pipedrive_source()
+
+    assert fix in str(raised.value)

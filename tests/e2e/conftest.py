@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import dlt
 import pytest
 import requests.adapters
+
+from pipedrive_source.pipeline import make_pipeline as make_pipedrive_pipeline
 
 SEED = 7
 DEALS = 1200
@@ -104,3 +107,14 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
     return counter
+
+
+@pytest.fixture
+def make_pipeline(clean_env: Path) -> Callable[..., dlt.Pipeline]:
+    """Pipelines as users make them (`pipedrive_source.pipeline.make_pipeline`), their state under the
+    test's temporary folder and the database `<name>.duckdb` in it (the working folder)."""
+
+    def make(name: str = "pipedrive") -> dlt.Pipeline:
+        return make_pipedrive_pipeline(name, pipelines_dir=str(clean_env / "pipelines"))
+
+    return make

@@ -36,8 +36,10 @@ class FakePipedrive:
 
     mock: responses.RequestsMock
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    failures: dict[str, list[tuple[int, dict[str, str], Any]]] = field(default_factory=dict)
-    """Per path: answers to give (status, headers, body) before the data, one per request."""
+    failures: dict[str, list[tuple[int, dict[str, str], Any] | None]] = field(default_factory=dict)
+    """Per path: answers to give (status, headers, body) before the data, one per request; None: the data."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers added to every data answer."""
 
     def serve(self, path: str, records: list[dict[str, Any]]) -> None:
         self.lists[path] = records
@@ -55,8 +57,11 @@ class FakePipedrive:
 
         self.mock.add_callback(responses.GET, f"{BASE_URL}/{path}", callback=self._failing_or(path, answer))
 
-    def fail(self, path: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.failures.setdefault(path, []).append((status, headers or {}, body))
+    def fail(
+        self, path: str, status: int, body: Any, headers: dict[str, str] | None = None, after: int = 0
+    ) -> None:
+        """Answer `status` to a request of `path`, after `after` requests that get the data."""
+        self.failures.setdefault(path, []).extend([None] * after + [(status, headers or {}, body)])
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
         """The query parameters of every request sent to `path`, in order."""
@@ -69,12 +74,14 @@ class FakePipedrive:
     def _failing_or(self, path: str, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def answer(request: Any) -> Any:
             pending = self.failures.get(path)
-            if pending:
-                status, headers, body = pending.pop(0)
+            failure = pending.pop(0) if pending else None
+            if failure is not None:
+                status, headers, body = failure
                 text = body if isinstance(body, str) else json.dumps(body)
                 content_type = "text/html" if isinstance(body, str) else "application/json"
                 return status, {"content-type": content_type, **headers}, text
-            return handler(request)
+            status, headers, text = handler(request)
+            return status, {**headers, **self.headers}, text
 
         return answer
 
@@ -83,8 +90,15 @@ class FakePipedrive:
         since = query.get("updated_since")
         if since:
             records = [r for r in records if _rfc3339(r["update_time"]) >= since]
+        until = query.get("updated_until")
+        if until:
+            records = [r for r in records if _rfc3339(r["update_time"]) < until]
         if query.get("sort_by") == "update_time" or query.get("sort", "").startswith("update_time"):
-            records = sorted(records, key=lambda r: (_rfc3339(r["update_time"]), r["id"]))
+            records = sorted(
+                records,
+                key=lambda r: (_rfc3339(r["update_time"]), r["id"]),
+                reverse=query.get("sort_direction") == "desc",
+            )
         return records
 
     def _v2_page(self, request: Any) -> tuple[int, dict[str, str], str]:

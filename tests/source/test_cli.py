@@ -11,6 +11,19 @@ from pipedrive_source.settings import USERS_ME_PATH
 from tests.source.fake_api import KEY, FakePipedrive, example
 
 
+def _summary(stdout: str) -> dict[str, list[str]]:
+    """The end-of-run table: table name -> [rows, requests, tokens]."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split() == ["table", "rows", "requests", "tokens"])
+    rows = {}
+    for line in lines[start + 1 :]:
+        name, *cells = line.split()
+        rows[name] = cells
+        if name == "total":
+            return rows
+    raise AssertionError(f"no total line in {stdout!r}")
+
+
 def test_run_without_a_key_says_to_set_it(clean_env: Path) -> None:
     result = CliRunner().invoke(cli, ["run"])
 
@@ -65,6 +78,34 @@ def test_run_loads_the_chosen_tables_into_duckdb(fake: FakePipedrive, clean_env:
     result = CliRunner().invoke(cli, ["run", "--resources", "pipelines,stages"])
 
     assert result.exit_code == 0, result.stderr
-    assert "pipelines: 1" in result.stdout and "stages: 1" in result.stdout
+    # rows, requests and API tokens (5 per v2 pipelines/stages list) per table
+    assert _summary(result.stdout) == {
+        "pipelines": ["1", "1", "5"],
+        "stages": ["1", "1", "5"],
+        "total": ["2", "2", "10"],
+    }
     with duckdb.connect(str(clean_env / "pipedrive.duckdb"), read_only=True) as db:
         assert db.sql("select name from pipedrive_data.pipelines").fetchall() == [("Pipeline Name",)]
+
+
+@pytest.mark.parametrize(
+    ("progress", "shown"),
+    [
+        ("log", "pipelines 1 records/1 requests | stages 1 records/1 requests"),
+        ("tqdm", "pipelines: 1 records"),
+        ("none", None),
+    ],
+)
+def test_progress_of_a_run_on_stderr(
+    fake: FakePipedrive, clean_env: Path, progress: str, shown: str | None
+) -> None:
+    fake.serve("api/v2/pipelines", example("v2_pipelines_list")["data"])
+    fake.serve("api/v2/stages", example("v2_stages_list")["data"])
+
+    result = CliRunner().invoke(cli, ["run", "--resources", "pipelines,stages", "--progress", progress])
+
+    assert result.exit_code == 0, result.stderr
+    if shown is None:
+        assert result.stderr == ""
+    else:
+        assert shown in result.stderr

@@ -22,6 +22,7 @@ from pipedrive_source.column_types import (
     v1_timestamp_coercer,
 )
 from pipedrive_source.custom_fields import CustomFieldMap
+from pipedrive_source.pages import PageTables
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "data" / "examples"
@@ -205,19 +206,18 @@ def test_hinted_tables_load_into_duckdb_with_the_right_types(tmp_path, monkeypat
     }
     empty["custom_fields"] = dict.fromkeys(deal["custom_fields"])
 
-    @dlt.resource(
-        name="deals",
-        columns={**entity_columns("deals"), **custom.columns},
-        nested_hints=nested_hints("deals"),
-        primary_key="id",
-        write_disposition="merge",
-    )
+    deal_columns = {**entity_columns("deals"), **custom.columns}
+    deal_pages = PageTables("deals", deal_columns, required=("id",))
+    user_pages = PageTables("users", entity_columns("users"))
+
+    @dlt.resource(name="deals", columns=deal_columns, primary_key="id", write_disposition="merge")
     def deals():
-        yield [custom.flatten(empty), custom.flatten(deal)]
+        yield deal_pages([custom.flatten(empty), custom.flatten(deal)])
 
     @dlt.resource(name="users", columns=entity_columns("users"))
     def users():
-        yield from example("v1_users_list.json")["data"]
+        # v1 timestamps are texts in UTC without a zone: the Arrow page casts them
+        yield user_pages(example("v1_users_list.json")["data"])
 
     database = tmp_path / "crm.duckdb"
     pipeline = dlt.pipeline(
@@ -226,7 +226,7 @@ def test_hinted_tables_load_into_duckdb_with_the_right_types(tmp_path, monkeypat
         destination=dlt.destinations.duckdb(str(database)),
         dataset_name="pipedrive",
     )
-    pipeline.run([deals(), users().add_map(v1_timestamp_coercer("users"))])
+    pipeline.run([deals(), users()])
 
     with duckdb.connect(str(database)) as db:
         types = dict(
@@ -241,10 +241,9 @@ def test_hinted_tables_load_into_duckdb_with_the_right_types(tmp_path, monkeypat
                 "where table_schema = 'pipedrive'"
             ).fetchall()
         )
-        budget, added, interests = db.execute(
-            "select budget, add_time, (select list(value order by _dlt_list_idx) "
-            "from pipedrive.deals__interests i where i._dlt_parent_id = d._dlt_id) "
-            "from pipedrive.deals d where id = 1"
+        budget, added, interests, label_ids = db.execute(
+            "select budget, add_time, from_json(interests, '[\"VARCHAR\"]'), "
+            "from_json(label_ids, '[\"BIGINT\"]') from pipedrive.deals d where id = 1"
         ).fetchone()
         last_login = db.execute("select last_login from pipedrive.users where id = 1").fetchone()[0]
 
@@ -259,10 +258,12 @@ def test_hinted_tables_load_into_duckdb_with_the_right_types(tmp_path, monkeypat
     assert types["deals.renewal_date"] == "DATE"
     assert types["deals.call_time"] == "TIME"
     assert types["deals.call_time_timezone_id"] == "BIGINT"
-    assert types["deals__label_ids.value"] == "BIGINT"
+    assert types["deals.interests"] == "JSON"
+    assert types["deals.label_ids"] == "JSON"
     assert types["users.last_login"] == "TIMESTAMP WITH TIME ZONE"
     assert not [column for column in types if "custom_fields" in column or len(column.split(".")[1]) >= 40]
     assert budget == Decimal("2300.55")
     assert added == datetime(2021, 1, 1, tzinfo=UTC)
     assert interests == ["Hardware", "Software"]
+    assert label_ids == deal["label_ids"]
     assert last_login == datetime(2019, 11, 21, 8, 45, 56, tzinfo=UTC)

@@ -203,7 +203,7 @@ def test_an_empty_value_empties_every_column_of_the_field(
 ):
     v2 = CustomFieldMap.from_v2_fields("deals", [v2_field(name, field_type, options)])
     v1 = CustomFieldMap.from_v1_fields("deals", [v1_field(name, field_type, 1, options)])
-    # An empty set writes nothing: its labels live in a child table; an all-null column would stay untyped.
+    # An empty set writes nothing: the record reads as if the field had never been set.
     emptied = {} if field_type == "set" else dict.fromkeys(expected)
 
     assert v2.flatten({"id": 1, "custom_fields": {code(name): None}}) == {"id": 1, **emptied}
@@ -542,11 +542,11 @@ def test_custom_columns_carry_type_hints(name, field_type, column, data_type):
     assert hints[column]["name"] == column
 
 
-def test_set_fields_have_no_hint_so_dlt_makes_a_child_table():
+def test_set_fields_are_json_lists_of_labels():
     mapping = CustomFieldMap.from_v2_fields("deals", [v2_field("Interests", "set", INTERESTS)])
 
     assert mapping.column_names == ("interests",)
-    assert mapping.columns == {}
+    assert mapping.columns == {"interests": {"name": "interests", "data_type": "json"}}
 
 
 @pytest.mark.parametrize(

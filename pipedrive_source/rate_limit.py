@@ -1,0 +1,303 @@
+"""One pace per Pipedrive account: a client-side requests/second limit and a slow-down read from the headers.
+
+Every request of a run, from every resource and thread, retries included, goes through the `AccountLimiter` of
+its account (base URL + credential + Maton connection). It enforces the Maton gateway's 10 requests/second per
+account with `pyrate-limiter`, and pauses every thread when Pipedrive's burst window (`x-ratelimit-*`, rolling
+2 s) is about to run out, so the connector slows down before a 429 rather than after.
+Limits: https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting and the Maton gateway's docs.
+"""
+
+# No `from __future__ import annotations`: dlt reads the configspec's annotations at run time.
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
+from dlt.common.configuration.specs import BaseConfiguration
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, RateItem
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+from pipedrive_source.errors import ConfigurationError, Layer, parse_retry_after
+
+MATON_REQUESTS_PER_SECOND = 10.0
+"""The Maton gateway's limit per account; it answers 429 above it."""
+
+BURST_WINDOW_SECONDS = 2.0
+"""Pipedrive's burst limit window, used when `x-ratelimit-reset` is missing."""
+
+LONGEST_PAUSE_SECONDS = 60.0
+"""A 429 asking to wait longer is the daily budget: the run stops instead of pausing."""
+
+SAFETY_MARGIN = 0.1
+"""Requests are spaced 10% wider than the limit: the gateway counts them when they arrive, and a busy
+machine delays some by up to ~100 ms between the client's clock and the gateway's."""
+
+MAX_SAFETY_MARGIN = 0.5
+"""Each 429 that still gets through widens the margin by `SAFETY_MARGIN`, up to this."""
+
+
+@configspec
+class ReadSettings(BaseConfiguration):
+    """How fast and how much a run reads (`sources.pipedrive.*`, env `SOURCES__PIPEDRIVE__*`).
+
+    Attributes:
+        requests_per_second: the client-side limit per account; default 10 through Maton (its limit) and
+            none directly (Pipedrive's burst headers still pace the run); 0 turns it off.
+        max_tokens_per_run: stop the run cleanly once it has spent this many API tokens (none by default).
+        parallel_windows: on a full load, read a large v2 list as up to this many `update_time` windows in
+            parallel; 1 reads every list as one sequential chain.
+    """
+
+    requests_per_second: float | None = None
+    max_tokens_per_run: int | None = None
+    parallel_windows: int = 8
+
+    def on_resolved(self) -> None:
+        for setting, value, lowest in (
+            ("requests_per_second", self.requests_per_second, 0),
+            ("max_tokens_per_run", self.max_tokens_per_run, 1),
+            ("parallel_windows", self.parallel_windows, 1),
+        ):
+            if value is not None and value < lowest:
+                raise ConfigurationError(_SETTING_FIXES[setting].format(value=value))
+
+    def rate_for(self, layer: Layer) -> float | None:
+        """The requests/second limit that applies to `layer`, or None for no limit."""
+        if self.requests_per_second is None:
+            return MATON_REQUESTS_PER_SECOND if layer == "maton" else None
+        return self.requests_per_second if self.requests_per_second > 0 else None
+
+
+_SETTING_FIXES = {
+    "requests_per_second": (
+        "sources.pipedrive.requests_per_second is {value!r}: set a number of requests per second (10 is the "
+        "Maton gateway's limit; 0 turns the client-side limit off), or leave it unset for the default."
+    ),
+    "max_tokens_per_run": (
+        "sources.pipedrive.max_tokens_per_run is {value!r}: set a whole number of API tokens of at least 1, "
+        "or leave it unset for no cap."
+    ),
+    "parallel_windows": (
+        "sources.pipedrive.parallel_windows is {value!r}: set a whole number of at least 1 (1 reads every "
+        "list as one chain), or leave it unset for the default of 8."
+    ),
+}
+
+
+def resolve_read_settings() -> ReadSettings:
+    """`ReadSettings` from dlt config (`sources.pipedrive.*`).
+
+    Raises:
+        ConfigurationError: a setting is not a number or out of range; the message says what to set.
+    """
+    try:
+        return resolve_configuration(ReadSettings(), sections=("sources", "pipedrive"))
+    except ConfigValueCannotBeCoercedException as exc:
+        raise ConfigurationError(_SETTING_FIXES[exc.field_name].format(value=exc.field_value)) from None
+
+
+def spacing(requests_per_second: float, margin: float) -> list[Rate]:
+    """At most one request per interval of the plain rate, and `requests_per_second` less `margin` over a
+    window of about a second.
+
+    No bursts: a burst's requests compete for the CPU and reach the gateway in a different order and
+    spread than they were sent. The wider window rather than a wider interval: a slot taken a little late
+    (busy CPU) then does not push back every slot after it.
+    """
+    per_request = int(Duration.SECOND) / requests_per_second
+    window = max(2, round(requests_per_second))
+    return [
+        Rate(1, max(1, round(per_request))),
+        Rate(window, max(1, round(window * per_request * (1 + margin)))),
+    ]
+
+
+def retry_pause(status: int | None, headers: Mapping[str, str]) -> float:
+    """Seconds every request of the account should wait after a 429 (0: none; also for the daily budget)."""
+    if status != 429:
+        return 0.0
+    wait = parse_retry_after(headers.get("retry-after"))
+    if wait is None:
+        return BURST_WINDOW_SECONDS
+    return wait if wait <= LONGEST_PAUSE_SECONDS else 0.0
+
+
+def burst_room(headers: Mapping[str, str], in_flight: int) -> tuple[int, float] | None:
+    """How many more requests the burst window takes, and in how many seconds it resets; None if unsaid.
+
+    Args:
+        headers: an answer's headers (case-insensitive in `requests`).
+        in_flight: requests sent but not answered yet, this one excluded: each will still take a slot.
+    """
+    remaining = _number(headers.get("x-ratelimit-remaining"))
+    if remaining is None:
+        return None
+    reset = _number(headers.get("x-ratelimit-reset"))
+    reset = BURST_WINDOW_SECONDS if reset is None else min(max(reset, 0.0), LONGEST_PAUSE_SECONDS)
+    # one slot spare for other tools using the same token
+    return int(remaining) - in_flight - 1, reset
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+class AccountLimiter:
+    """The pace of one account, shared by every thread that calls it.
+
+    `acquire()` blocks until a request may be sent: a slot of the requests/second limit, outside any pause
+    after a 429, and within the room Pipedrive's latest `x-ratelimit-*` headers leave in the burst window
+    (when it is used up, until the window resets; then one request finds out how much room there is).
+    `release()` takes the answer's status and headers.
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.requests_per_second = requests_per_second
+        self.margin = SAFETY_MARGIN
+        self._bucket = (
+            InMemoryBucket(spacing(requests_per_second, self.margin)) if requests_per_second else None
+        )
+        # the Limiter drops expired entries from the bucket in the background
+        self._limiter = Limiter(self._bucket) if self._bucket is not None else None
+        self._clock = clock
+        self._sleep = sleep
+        self._changed = threading.Condition()
+        # One thread at a time waits for the next slot; the others wait on this lock without waking up.
+        # Without it every waiting thread wakes at each slot and competes for the CPU with the one that got
+        # it, delaying its request by up to a few hundred ms: enough for 11 to reach the gateway in a second.
+        self._queue = threading.Lock()
+        self._paused_until = 0.0
+        self._in_flight = 0
+        self._room: int | None = 0
+        """Requests the burst window still takes (None: no limit said); the first request finds out."""
+        self._resets_at = 0.0
+        self._probing = False
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of the current pause after a 429."""
+        with self._changed:
+            return max(0.0, self._paused_until - self._clock())
+
+    def acquire(self) -> None:
+        """Wait until a request may be sent."""
+        while True:
+            self._wait_out_pause()
+            if self._limiter is not None:
+                with self._queue:
+                    self._take_slot()
+            with self._changed:
+                # a pause that began while this thread waited for its slot must hold it back too
+                if self._clock() >= self._paused_until and self._take_room():
+                    self._in_flight += 1
+                    return
+
+    def release(self, status: int | None, headers: Mapping[str, str]) -> None:
+        """Count the request as answered (`status` None: no answer) and learn from the answer's headers."""
+        with self._changed:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._probing = False
+            if status is not None:
+                room = burst_room(headers, self._in_flight)
+                self._room = None if room is None else room[0]
+                if room is not None:
+                    self._resets_at = self._clock() + room[1]
+            pause = retry_pause(status, headers)
+            if pause > 0:
+                self._paused_until = max(self._paused_until, self._clock() + pause)
+                self._widen()
+            self._changed.notify_all()
+
+    def _take_room(self) -> bool:
+        """Take a place in the burst window, or wait a while for one (then False); under `_changed`."""
+        if self._room is None:
+            return True
+        if self._room > 0:
+            self._room -= 1
+            return True
+        now = self._clock()
+        if now >= self._resets_at and not self._probing:
+            self._probing = True
+            return True
+        # until the window resets, or until the probe's answer says how much room there is
+        self._changed.wait(max(self._resets_at - now, 0.0) or BURST_WINDOW_SECONDS)
+        return False
+
+    def _widen(self) -> None:
+        if self._bucket is None or self.requests_per_second is None or self.margin >= MAX_SAFETY_MARGIN:
+            return
+        self.margin = min(MAX_SAFETY_MARGIN, self.margin + SAFETY_MARGIN)
+        self._bucket.rates = spacing(self.requests_per_second, self.margin)
+
+    def _take_slot(self) -> None:
+        # Not the limiter's blocking mode: after a sleep it stamps the slot with the planned time, and a
+        # thread that wakes late (busy CPU) then sends later than the bucket believes.
+        assert self._limiter is not None and self._bucket is not None
+        while not self._limiter.try_acquire("requests", blocking=False):
+            wait_ms = self._bucket.waiting(RateItem("requests", self._bucket.now()))
+            self._sleep(max(1, wait_ms if isinstance(wait_ms, int) else 1) / 1000)
+
+    def _wait_out_pause(self) -> None:
+        while (wait := self.paused_for) > 0:
+            self._sleep(wait)
+
+
+_ACCOUNTS: dict[tuple[str, str, str, float | None], AccountLimiter] = {}
+_ACCOUNTS_LOCK = threading.Lock()
+
+
+def account_limiter(
+    base_url: str, credential: str, connection_id: str | None, requests_per_second: float | None
+) -> AccountLimiter:
+    """The limiter of an account, the same object for every client of the process that reads it."""
+    # a digest, so that the registry holds no credential
+    identity = hashlib.sha256(credential.encode()).hexdigest()
+    key = (base_url, identity, connection_id or "", requests_per_second)
+    with _ACCOUNTS_LOCK:
+        limiter = _ACCOUNTS.get(key)
+        if limiter is None:
+            limiter = _ACCOUNTS[key] = AccountLimiter(requests_per_second)
+        return limiter
+
+
+AnswerCallback = Callable[[PreparedRequest, "Response | None"], None]
+
+
+class PacedAdapter(HTTPAdapter):
+    """A transport adapter that sends each attempt only when the account's limiter allows it.
+
+    dlt's retrying session wraps `Session.send`, which calls the adapter once per attempt: hooking here paces
+    retries too, which a request hook would not.
+    """
+
+    def __init__(self, limiter: AccountLimiter, on_answer: AnswerCallback, pool_maxsize: int = 32) -> None:
+        super().__init__(pool_maxsize=pool_maxsize)
+        self.limiter = limiter
+        self.on_answer = on_answer
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        self.limiter.acquire()
+        response: Response | None = None
+        try:
+            response = super().send(request, *args, **kwargs)
+            return response
+        finally:
+            if response is None:
+                self.limiter.release(None, {})
+            else:
+                self.limiter.release(response.status_code, response.headers)
+            self.on_answer(request, response)

@@ -1,0 +1,236 @@
+"""One pace per account: the requests/second limit, the slow-down read from Pipedrive's headers, zero 429s."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from pipedrive_source import pipedrive_source
+from pipedrive_source.client import PipedriveClient
+from pipedrive_source.config import resolve_connection
+from pipedrive_source.rate_limit import (
+    BURST_WINDOW_SECONDS,
+    SAFETY_MARGIN,
+    AccountLimiter,
+    account_limiter,
+    burst_room,
+    retry_pause,
+)
+from pipedrive_source.testing import simulator
+from tests.source.fake_api import BASE_URL, KEY, FakePipedrive, example
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "pause"),
+    [
+        (200, {"x-ratelimit-remaining": "0", "retry-after": "2"}, 0.0),
+        (429, {"retry-after": "2"}, 2.0),
+        (429, {}, BURST_WINDOW_SECONDS),
+        # the daily budget: the run stops instead of waiting an hour
+        (429, {"retry-after": "3939"}, 0.0),
+    ],
+)
+def test_pause_after_a_429(status: int, headers: dict[str, str], pause: float) -> None:
+    assert retry_pause(status, headers) == pause
+
+
+@pytest.mark.parametrize(
+    ("headers", "in_flight", "room"),
+    [
+        ({"x-ratelimit-remaining": "39", "x-ratelimit-reset": "2"}, 0, (38, 2.0)),
+        # each request on its way takes a slot, and one is left for other tools
+        ({"x-ratelimit-remaining": "3", "x-ratelimit-reset": "1"}, 2, (0, 1.0)),
+        ({"x-ratelimit-remaining": "0"}, 0, (-1, BURST_WINDOW_SECONDS)),
+        ({}, 5, None),
+        ({"x-ratelimit-remaining": "soon"}, 0, None),
+    ],
+)
+def test_room_left_in_the_burst_window(
+    headers: dict[str, str], in_flight: int, room: tuple[int, float] | None
+) -> None:
+    assert burst_room(headers, in_flight) == room
+
+
+def _acquire_in_thread(limiter: AccountLimiter) -> tuple[threading.Thread, list[float]]:
+    acquired: list[float] = []
+    thread = threading.Thread(target=lambda: (limiter.acquire(), acquired.append(time.monotonic())))
+    thread.start()
+    return thread, acquired
+
+
+def test_the_first_request_goes_alone_and_its_answer_says_how_many_may_follow() -> None:
+    limiter = AccountLimiter(None)
+    limiter.acquire()
+    second, acquired = _acquire_in_thread(limiter)
+    time.sleep(0.2)
+    assert acquired == []  # still waiting for the first answer
+
+    limiter.release(200, {"x-ratelimit-remaining": "10", "x-ratelimit-reset": "2"})
+    second.join(1)
+
+    assert acquired
+
+
+def test_a_used_up_burst_window_holds_every_request_until_it_resets() -> None:
+    limiter = AccountLimiter(None)
+    limiter.acquire()
+    limiter.release(200, {"x-ratelimit-remaining": "1", "x-ratelimit-reset": "0.5"})  # room for none
+    released = time.monotonic()
+
+    limiter.acquire()
+
+    assert time.monotonic() - released >= 0.45
+
+
+def test_room_in_the_burst_window_does_not_slow_down() -> None:
+    limiter = AccountLimiter(None)
+    started = time.monotonic()
+    for _ in range(50):
+        limiter.acquire()
+        limiter.release(200, {"x-ratelimit-remaining": "30", "x-ratelimit-reset": "2"})
+
+    assert time.monotonic() - started < 0.2
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_short_429_pauses_everyone_and_widens_the_margin() -> None:
+    fake = FakeTime()
+    limiter = AccountLimiter(10.0, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()
+
+    limiter.release(429, {"retry-after": "1"})
+
+    assert limiter.paused_for == 1.0
+    assert limiter.margin == pytest.approx(2 * SAFETY_MARGIN)
+
+
+def test_no_more_than_the_rate_in_any_second_whatever_the_threads() -> None:
+    limiter = AccountLimiter(20.0)
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        for _ in range(8):
+            limiter.acquire()
+            with lock:
+                sent.append(time.monotonic())
+            limiter.release(200, {})
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    sent.sort()
+    assert len(sent) == 48
+    assert max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent) <= 20
+    assert sent[-1] - sent[0] >= (48 - 20) / 20
+
+
+def test_one_limiter_per_account() -> None:
+    first = account_limiter("https://api.maton.ai/pipedrive", "key-1", None, 10.0)
+
+    assert account_limiter("https://api.maton.ai/pipedrive", "key-1", None, 10.0) is first
+    assert account_limiter("https://api.maton.ai/pipedrive", "key-2", None, 10.0) is not first
+    assert account_limiter("https://api.maton.ai/pipedrive", "key-1", "conn", 10.0) is not first
+
+
+def test_every_attempt_waits_for_the_limiter_retries_included(fake: FakePipedrive) -> None:
+    fake.serve("api/v2/pipelines", example("v2_pipelines_list")["data"])
+    fake.fail("api/v2/pipelines", 503, {"success": False, "error": "unavailable"})
+    fake.fail("api/v2/pipelines", 503, {"success": False, "error": "unavailable"})
+    client = PipedriveClient(resolve_connection(base_url=BASE_URL, maton_api_key=KEY))
+    waits: list[float] = []
+    acquire = client.limiter.acquire
+
+    def counted() -> None:
+        waits.append(time.monotonic())
+        acquire()
+
+    client.limiter.acquire = counted  # type: ignore[method-assign]
+
+    assert len(list(client.pages("api/v2/pipelines", "cursor"))) == 1
+    assert len(waits) == 3
+    assert client.usage.by_resource()["pipelines"].requests == 3
+
+
+# -- against the simulator -----------------------------------------------------------------------------------
+SIM_KEY = "rate-limit-test-key"
+
+
+@pytest.fixture
+def sim(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with simulator(seed=5, deals=1500, api_key=SIM_KEY, rate_limit=10.0) as running:
+        monkeypatch.setenv("MATON_API_KEY", SIM_KEY)
+        monkeypatch.setenv("SOURCES__PIPEDRIVE__BASE_URL", running.base_url)
+        yield running
+
+
+def test_parallel_resources_and_runs_of_one_account_get_no_429(
+    sim: Any, make_pipeline: Callable[..., dlt.Pipeline]
+) -> None:
+    runs = [
+        ("big", ("deals", "activities", "notes")),
+        ("small", ("persons", "organizations", "products", "pipelines", "stages", "users")),
+    ]
+    failures: list[BaseException] = []
+
+    def load(name: str, tables: tuple[str, ...]) -> None:
+        try:
+            make_pipeline(name).run(pipedrive_source().with_resources(*tables))
+        except BaseException as exc:
+            failures.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=load, args=run) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+
+    assert failures == []
+    statuses = [request.status for request in sim.requests]
+    assert statuses.count(429) == 0
+    assert len(statuses) > 20
+    # both runs shared the 10 requests/second of the account
+    assert elapsed >= (len(statuses) - 10) / 10
+
+
+@pytest.fixture
+def lite_direct(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # Pipedrive's Lite plan allows an API token 20 requests per 2 s, and this connection has no other limit
+    with simulator(seed=5, deals=3000, api_key=SIM_KEY, rate_limit=None, plan="Lite") as running:
+        monkeypatch.setenv("SOURCES__PIPEDRIVE__API_TOKEN", SIM_KEY)
+        monkeypatch.setenv("SOURCES__PIPEDRIVE__BASE_URL", running.direct_url)
+        yield running
+
+
+def test_pipedrive_burst_headers_slow_a_direct_run_down_before_a_429(
+    lite_direct: Any, make_pipeline: Callable[..., dlt.Pipeline]
+) -> None:
+    started = time.monotonic()
+    make_pipeline().run(pipedrive_source().with_resources("deals", "activities", "persons", "notes"))
+    elapsed = time.monotonic() - started
+
+    statuses = [request.status for request in lite_direct.requests]
+    assert statuses.count(429) == 0
+    assert len(statuses) > 30
+    assert elapsed >= 2.0  # it had to wait for a burst window to reset
