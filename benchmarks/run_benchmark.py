@@ -206,8 +206,11 @@ class TreeMemory:
             self._stop.wait(SAMPLE_SECONDS)
 
 
-def connector_env(root: str, workdir: Path) -> dict[str, str]:
-    """The machine's environment without any Pipedrive settings, pointed at the simulator's Maton layer."""
+def connector_env(root: str, workdir: Path, requests_per_second: float) -> dict[str, str]:
+    """The machine's environment without any Pipedrive settings, pointed at the simulator's Maton layer.
+
+    The connector's own limiter is set to the simulated gateway's limit (0: off, in the unlimited mode).
+    """
     env = {
         name: value
         for name, value in os.environ.items()
@@ -219,19 +222,26 @@ def connector_env(root: str, workdir: Path) -> dict[str, str]:
             "MATON_API_KEY": API_KEY,
             "DLT_DATA_DIR": str(workdir / "dlt"),
             "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND": str(requests_per_second),
         }
     )
     return env
 
 
-def run_connector(root: str, workdir: Path, extra_args: list[str]) -> tuple[int, float, float]:
+def run_connector(
+    root: str, workdir: Path, extra_args: list[str], requests_per_second: float
+) -> tuple[int, float, float]:
     """`pipedrive-source run` in `workdir`: its exit code, wall seconds and peak memory (MB)."""
     report = workdir / "runner.json"
     command = [sys.executable, "-c", RUNNER, str(report), *console_script(), "run", *extra_args]
     with open(workdir / "connector.log", "w") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, cwd=workdir, env=connector_env(root, workdir), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=workdir,
+            env=connector_env(root, workdir, requests_per_second),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         with TreeMemory(process.pid) as sampled:
             exit_code = process.wait()
@@ -263,7 +273,7 @@ def measure(deals: int, mode: Mode, seed: int, extra_args: list[str], keep: bool
     workdir = Path(tempfile.mkdtemp(prefix=f"pipedrive-bench-{mode.name}-{deals}-"))
     try:
         with simulator(deals, mode, seed, workdir / "simulator.log") as root:
-            exit_code, wall, peak_mb = run_connector(root, workdir, extra_args)
+            exit_code, wall, peak_mb = run_connector(root, workdir, extra_args, mode.rate_limit)
             stats = get_json(f"{root}/_simulator/stats")
         if exit_code not in (0, 3):
             tail = (workdir / "connector.log").read_text()[-3000:]

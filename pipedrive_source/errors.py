@@ -10,6 +10,7 @@ expired grant).
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
@@ -260,8 +261,13 @@ def _json_body(response: Response) -> Mapping[str, Any] | None:
 def _reuse_parsed_body(response: Response) -> None:
     """Make `response.json()` return the body already parsed: dlt's paginators and data selector call it."""
 
+    # A weak reference: a closure holding the response would make a cycle, keeping every page's body
+    # alive until the cyclic garbage collector runs (tens of MB on a large load).
+    response_ref = weakref.ref(response)
+
     def json(**kwargs: Any) -> Any:
-        return parsed_body(response)
+        alive = response_ref()
+        return None if alive is None else parsed_body(alive)
 
     response.json = json  # type: ignore[method-assign]
 

@@ -138,12 +138,6 @@ def entity_resource(client: PipedriveClient, endpoint: Endpoint, field_maps: Fie
         # The custom field columns are known only once the fields endpoint has been read: hint them with
         # the first page, so that they are typed even where a page holds no value.
         hints = dlt.mark.make_hints(columns=field_map.columns) if field_map is not None else None
-        # Request to client.py/errors.py (engineer B), from measurements at 20,000-200,000 deals: (1) the
-        # `response.json = json` closure of `errors._reuse_parsed_body` makes a response <-> closure cycle,
-        # so every page's body and parsed records wait for the cyclic GC: ~50 MB more peak RSS; a
-        # `weakref.ref(response)` in the closure frees them at once. (2) a windowed full load adds ~100 MB
-        # (20k deals) to ~190 MB (200k) of peak RSS over one chain, and at no latency is slower (200k
-        # deals through the CLI: 75 s windowed, 60 s one chain). Remove this note once handled.
         pages = client.pages(endpoint.path, endpoint.pagination, params)
         for table in concatenated((to_table(page) for page in pages if page), ROWS_PER_ITEM):
             if hints is not None:

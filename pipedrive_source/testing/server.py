@@ -170,9 +170,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        # Limits are counted on arrival, as a gateway does; the latency stands for the upstream round trip.
+        layer, connection_id, response = self._dispatch(path, query, body)
         if gateway.faults.latency:
             time.sleep(gateway.faults.latency)
-        layer, connection_id, response = self._dispatch(path, query, body)
         # Logged before answering, so a client that has its answer finds the request in the log.
         gateway.log.record(
             LoggedRequest(

@@ -232,5 +232,5 @@ def test_pipedrive_burst_headers_slow_a_direct_run_down_before_a_429(
 
     statuses = [request.status for request in lite_direct.requests]
     assert statuses.count(429) == 0
-    assert len(statuses) > 30
+    assert len(statuses) > 20  # more than one burst window takes
     assert elapsed >= 2.0  # it had to wait for a burst window to reset
