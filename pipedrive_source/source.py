@@ -10,7 +10,6 @@ API reference: https://developers.pipedrive.com/docs/api/v1
 
 # No `from __future__ import annotations`: dlt reads the resource and config signatures at run time.
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -57,15 +56,13 @@ class FieldMaps:
     def __init__(self, client: PipedriveClient) -> None:
         self._client = client
         self._maps: dict[str, CustomFieldMap] = {}
-        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_lock = threading.Lock()
+        # One lock for all entities: at most five fields requests per run wait on each other, once.
+        self._lock = threading.Lock()
 
     def __call__(self, endpoint: Endpoint) -> CustomFieldMap | None:
         if endpoint.fields_path is None:
             return None
-        with self._locks_lock:
-            lock = self._locks[endpoint.name]
-        with lock:
+        with self._lock:
             if endpoint.name not in self._maps:
                 fields = self._client.records(endpoint.fields_path)
                 self._maps[endpoint.name] = CustomFieldMap.from_v2_fields(endpoint.name, fields)

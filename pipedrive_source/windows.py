@@ -137,8 +137,9 @@ Chain = Callable[[], Iterator[bytes]]
 def read_in_order(chains: Sequence[Chain], directory: str | None = None) -> Iterator[tuple[int, bytes]]:
     """Run every chain in its own thread and yield `(chain index, page)` in chain order.
 
-    Chain 0's pages pass as they come; later chains' pages wait in temporary files under `directory` (the
-    system's temporary folder by default), removed as soon as they are handed on and in any case at the end.
+    Every chain's pages pass through a temporary file under `directory` (the system's temporary folder by
+    default), so memory stays flat however far ahead the readers get: chain 0's are taken as they arrive,
+    later chains' wait for their turn. Each file is removed once handed on, and in any case at the end.
     When a chain is stopped, its pages so far are the last ones yielded: the later chains' pages are dropped.
     A chain's failure is raised here as soon as it happens, and the other chains are abandoned.
     """

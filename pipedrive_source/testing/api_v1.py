@@ -12,7 +12,7 @@ from typing import Any
 
 from pipedrive_source.testing import clock, generate_v1, related
 from pipedrive_source.testing.errors import GONE_MESSAGE, ApiError
-from pipedrive_source.testing.field_views import field_v1
+from pipedrive_source.testing.field_views import V2_FIELD_ENTITIES, field_v1
 from pipedrive_source.testing.generate_v1 import PIN_DEAL, PIN_LEAD, PIN_ORG, PIN_PERSON
 from pipedrive_source.testing.pagination import offset_page, parse_time_arg
 from pipedrive_source.testing.routes import Request, Response, Router, ok
@@ -21,15 +21,7 @@ from pipedrive_source.testing.v1_shapes import V1_SHAPES
 
 PREFIXES = ("/api/v1", "/v1")
 RETIRED = ("deals", "persons", "organizations", "activities", "pipelines", "stages", "products")
-FIELD_ENTITIES = {
-    "dealFields": "deals",
-    "personFields": "persons",
-    "organizationFields": "organizations",
-    "productFields": "products",
-    "activityFields": "activities",
-    "noteFields": "notes",
-    "leadFields": "leads",
-}
+FIELD_ENTITIES = {**V2_FIELD_ENTITIES, "noteFields": "notes", "leadFields": "leads"}
 RECENT_ITEMS = {
     "activity": "activities",
     "activityType": "activityTypes",

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipedrive_source.testing import clock, related
 from pipedrive_source.testing.errors import ApiError
-from pipedrive_source.testing.field_views import field_v2
+from pipedrive_source.testing.field_views import V2_FIELD_ENTITIES, field_v2
 from pipedrive_source.testing.generate import STATUS_CODES
 from pipedrive_source.testing.pagination import (
     decode_cursor,
@@ -398,13 +398,6 @@ def list_installments(req: Request) -> Response:
 
 
 # -- fields --------------------------------------------------------------------------------------------------
-FIELD_ENTITIES = {
-    "dealFields": "deals",
-    "personFields": "persons",
-    "organizationFields": "organizations",
-    "productFields": "products",
-    "activityFields": "activities",
-}
 
 
 def list_fields(entity: str) -> Callable[[Request], Response]:
@@ -479,7 +472,7 @@ def register(router: Router) -> None:
     add("POST", "/deals/{id}/products", add_deal_product)
     add("DELETE", "/deals/{id}/products/{product_attachment_id}", delete_deal_product)
     add("GET", "/deals/installments", list_installments)
-    for path, entity in FIELD_ENTITIES.items():
+    for path, entity in V2_FIELD_ENTITIES.items():
         add("GET", f"/{path}", list_fields(entity))
         add("GET", f"/{path}/{{field_code}}", get_field(entity))
     for entity in SEARCHES:

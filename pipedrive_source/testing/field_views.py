@@ -10,6 +10,15 @@ from pipedrive_source.testing.fields import FieldDef
 
 _FIELD_TIME = clock.HISTORY_START - 90 * clock.DAY
 
+V2_FIELD_ENTITIES = {
+    "dealFields": "deals",
+    "personFields": "persons",
+    "organizationFields": "organizations",
+    "productFields": "products",
+    "activityFields": "activities",
+}
+"""The fields endpoints both API versions serve, by path, with the entity each describes (v1 has more)."""
+
 
 def _options_v2(fdef: FieldDef) -> list[dict[str, Any]] | None:
     if fdef.options is None:
