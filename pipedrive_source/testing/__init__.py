@@ -176,7 +176,8 @@ def simulator(
     """Run a simulator on a loopback port for the duration of the block.
 
     Sizes left as None are derived from `deals` (persons ~ deals/2, organizations ~ deals/7, activities ~ 2 x
-    deals, products 50, notes ~ deals/2, leads ~ deals/5, users 12). `rate_limit` is the Maton
+    deals, products 50, notes ~ deals/2, leads ~ deals/5, users 12; projects ~ deals/25 with ~4 tasks each,
+    mail threads ~ deals/4, organization relationships ~ organizations/8). `rate_limit` is the Maton
     requests/second limit per key (None: no limit); `plan` sets Pipedrive's burst limits and daily token
     budget, which `pipedrive_limits=False` counts in the `x-ratelimit-*` headers without ever refusing (for
     test suites that send more requests than a real account accepts). A connection created through the

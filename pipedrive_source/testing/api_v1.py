@@ -1,6 +1,7 @@
 """Pipedrive API v1 (`tests/data/openapi-v1.yaml`) for the entities that stay on v1: notes, users, activity
 types, filters, leads (with labels and sources), currencies, files, call logs, goals, roles, the v1 fields
-endpoints, `recents`, deal flow and participants. The v1 endpoints of deals, persons, organizations,
+endpoints, `recents`, deal flow and participants (permission sets and organization relationships are in
+`api_v1_company`, mail threads in `api_mailbox`). The v1 endpoints of deals, persons, organizations,
 activities, pipelines, stages and products are out of support since 2026-08-01 and answer 410 Gone.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipedrive_source.testing import clock, generate_v1, related
+from pipedrive_source.testing.deal_flow import FLOW_ITEMS, flow
 from pipedrive_source.testing.errors import GONE_MESSAGE, ApiError
 from pipedrive_source.testing.field_views import V2_FIELD_ENTITIES, field_v1
 from pipedrive_source.testing.generate_v1 import PIN_DEAL, PIN_LEAD, PIN_ORG, PIN_PERSON
@@ -37,6 +39,34 @@ RECENT_ITEMS = {
     "user": "users",
 }
 PAGE_MAXIMUM = {"files": 100, "callLogs": 50}
+FLOW_ITEM_KINDS = frozenset(
+    [
+        "call",
+        "activity",
+        "plannedActivity",
+        "change",
+        "note",
+        "deal",
+        "file",
+        "dealChange",
+        "personChange",
+        "organizationChange",
+        "follower",
+        "dealFollower",
+        "personFollower",
+        "organizationFollower",
+        "participant",
+        "comment",
+        "mailMessage",
+        "mailMessageWithAttachment",
+        "invoice",
+        "document",
+        "marketing_campaign_stat",
+        "marketing_status_change",
+    ]
+)
+"""What the flow's `items` parameter accepts (the spec's list); the simulator has notes, activities and
+deal changes."""
 
 
 def _sort(req: Request, allowed: tuple[str, ...]) -> tuple[str, bool]:
@@ -172,30 +202,36 @@ def delete_lead(req: Request) -> Response:
 
 
 # -- simple collections --------------------------------------------------------------------------------------
-def _all_rows(req: Request, entity: str) -> list[Record]:
+def _all_rows(req: Request, entity: str, with_deleted: bool = True) -> list[Record]:
     table = req.account.table(entity)
-    return [r for i in range(1, table.max_id + 1) if (r := table.get(i)) is not None]
+    return [
+        r
+        for i in range(1, table.max_id + 1)
+        if (with_deleted or not table.is_deleted(i)) and (r := table.get(i)) is not None
+    ]
 
 
 def list_plain(
-    entity: str, keep: Callable[[Request, Record], bool] | None = None
+    entity: str, keep: Callable[[Request, Record], bool] | None = None, with_deleted: bool = True
 ) -> Callable[[Request], Response]:
-    """A v1 list without pagination (users, activity types, filters, lead labels)."""
+    """A v1 list without pagination (users, activity types, filters, lead labels); `with_deleted` lists the
+    deleted records (with their `active_flag` false, see `writes_more`)."""
 
     def handler(req: Request) -> Response:
-        rows = _all_rows(req, entity)
+        rows = _all_rows(req, entity, with_deleted)
         return ok([r for r in rows if keep is None or keep(req, r)])
 
     return handler
 
 
-def list_offset(entity: str) -> Callable[[Request], Response]:
-    """A v1 list with `start`/`limit` pagination over all live records in id order."""
+def list_offset(entity: str, with_deleted: bool = False) -> Callable[[Request], Response]:
+    """A v1 list with `start`/`limit` pagination over the records in id order (`with_deleted`: also the
+    deleted ones, flagged)."""
 
     def handler(req: Request) -> Response:
         table = req.account.table(entity)
         deleted = table.deleted
-        ids = (i for i in range(1, table.max_id + 1) if not deleted[i - 1])
+        ids = (i for i in range(1, table.max_id + 1) if with_deleted or not deleted[i - 1])
         return _page_response(req, entity, ids, lambda r: r)
 
     return handler
@@ -209,12 +245,18 @@ def list_files(req: Request) -> Response:
 
 
 def get_single(
-    entity: str, label: str, by_number: Callable[[Request], int] | None = None
+    entity: str,
+    label: str,
+    by_number: Callable[[Request], int] | None = None,
+    with_deleted: bool = True,
 ) -> Callable[[Request], Response]:
+    """A v1 single GET; `with_deleted=False` for records that are gone once deleted."""
+
     def handler(req: Request) -> Response:
         number = by_number(req) if by_number else req.param_int()
-        record = req.account.table(entity).get(number) if number is not None else None
-        if record is None:
+        table = req.account.table(entity)
+        record = table.get(number) if number is not None else None
+        if record is None or (not with_deleted and table.is_deleted(number)):
             raise ApiError(404, f"{label} not found")
         return ok(record)
 
@@ -240,7 +282,7 @@ def list_currencies(req: Request) -> Response:
 
 
 def find_goals(req: Request) -> Response:
-    rows = _all_rows(req, "goals")
+    rows = _all_rows(req, "goals", with_deleted=False)
     kind = req.arg("type.name")
     title = req.arg("title")
     active = req.bool_arg("is_active")
@@ -336,7 +378,11 @@ def _deal_or_404(req: Request) -> int:
 def deal_flow(req: Request) -> Response:
     acct = req.account
     deal_id = _deal_or_404(req)
-    page, pagination = offset_page(req, related.flow(acct, deal_id))
+    items = req.list_arg("items")
+    unknown = [kind for kind in items if kind not in FLOW_ITEM_KINDS]
+    if unknown:
+        raise ApiError(400, f"Validation failed: items: Unknown item type(s) {', '.join(unknown)}")
+    page, pagination = offset_page(req, flow(acct, deal_id, items or FLOW_ITEMS))
     deal = acct.table("deals").get(deal_id) or {}
     related_objects = {
         "deal": {
@@ -361,6 +407,27 @@ def deal_participants(req: Request) -> Response:
     page, pagination = offset_page(req, related.participants(acct, deal_id))
     persons = {str(p["person"]["id"]): acct.person_summary(p["person"]["id"]) for p in page}
     return ok(page, {"pagination": pagination}, related_objects={"person": persons})
+
+
+def add_participant(req: Request) -> Response:
+    deal_id = _deal_or_404(req)
+    person_id = req.json().get("person_id")
+    if not isinstance(person_id, int) or isinstance(person_id, bool):
+        raise ApiError(400, '"person_id" is required.')
+    try:
+        return ok(req.account.add_participant(deal_id, person_id))
+    except KeyError:
+        raise ApiError(404, "Person not found") from None
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+
+
+def delete_participant(req: Request) -> Response:
+    deal_id = _deal_or_404(req)
+    participant_id = req.param_int("deal_participant_id")
+    if not related.remove_participant(req.account, deal_id, participant_id):
+        raise ApiError(404, "Participant not found")
+    return ok({"id": participant_id})
 
 
 # -- notes writes --------------------------------------------------------------------------------------------
@@ -416,19 +483,21 @@ def register(router: Router) -> None:
         ("POST", "/leads", create_lead),
         ("PATCH", "/leads/{id}", update_lead),
         ("DELETE", "/leads/{id}", delete_lead),
-        ("GET", "/leadLabels", list_plain("leadLabels")),
+        ("GET", "/leadLabels", list_plain("leadLabels", with_deleted=False)),
         ("GET", "/leadSources", lambda req: ok(generate_v1.lead_sources())),
         ("GET", "/currencies", list_currencies),
         ("GET", "/files", list_files),
         ("GET", "/files/{id}", get_single("files", "File")),
         ("GET", "/callLogs", list_offset("callLogs")),
-        ("GET", "/callLogs/{id}", get_single("callLogs", "Call log", _call_log_number)),
+        ("GET", "/callLogs/{id}", get_single("callLogs", "Call log", _call_log_number, with_deleted=False)),
         ("GET", "/goals/find", find_goals),
-        ("GET", "/roles", list_offset("roles")),
+        ("GET", "/roles", list_offset("roles", with_deleted=True)),
         ("GET", "/roles/{id}", get_single("roles", "Role")),
         ("GET", "/recents", recents),
         ("GET", "/deals/{id}/flow", deal_flow),
         ("GET", "/deals/{id}/participants", deal_participants),
+        ("POST", "/deals/{id}/participants", add_participant),
+        ("DELETE", "/deals/{id}/participants/{deal_participant_id}", delete_participant),
     ]
     for path, entity in FIELD_ENTITIES.items():
         routes.append(("GET", f"/{path}", list_fields(entity)))

@@ -1,6 +1,7 @@
 """Pipedrive API v2 (https://developers.pipedrive.com/docs/api/v1 "v2" sections;
 `tests/data/openapi-v2.yaml`): deals (with archived deals, deal products, installments, followers), persons,
-organizations, activities, products, pipelines, stages, the fields endpoints, the search endpoints and writes.
+organizations, activities, products, pipelines, stages, the fields endpoints, the search endpoints and writes
+(projects, project fields and tasks are in `api_projects`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipedrive_source.testing import clock, related
+from pipedrive_source.testing import clock, deal_items, related
 from pipedrive_source.testing.errors import ApiError
 from pipedrive_source.testing.field_views import V2_FIELD_ENTITIES, field_v2
 from pipedrive_source.testing.generate import STATUS_CODES
@@ -350,13 +351,13 @@ def _deal_ids(req: Request) -> list[int]:
 
 
 def list_products_of_deals(req: Request) -> Response:
-    rows = [a for deal_id in _deal_ids(req) for a in related.deal_products(req.account, deal_id)]
+    rows = [a for deal_id in _deal_ids(req) for a in deal_items.deal_products(req.account, deal_id)]
     return json_response(200, page_of_list(req, rows, _PRODUCT_SORTS))
 
 
 def list_deal_products(req: Request) -> Response:
     deal = _get_live(req, "deals")
-    rows = related.deal_products(req.account, deal["id"])
+    rows = deal_items.deal_products(req.account, deal["id"])
     sorts = {k: v for k, v in _PRODUCT_SORTS.items() if k != "deal_id"}
     return json_response(200, page_of_list(req, rows, sorts))
 
@@ -373,7 +374,7 @@ def add_deal_product(req: Request) -> Response:
     if not isinstance(quantity, (int, float)) or isinstance(quantity, bool):
         raise ApiError(400, "Validation failed: quantity: Must be a number")
     try:
-        attachment = related.add_deal_product(req.account, deal["id"], body)
+        attachment = deal_items.add_deal_product(req.account, deal["id"], body)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
     return ok(attachment, status=201)
@@ -382,13 +383,51 @@ def add_deal_product(req: Request) -> Response:
 def delete_deal_product(req: Request) -> Response:
     deal = _get_live(req, "deals")
     attachment_id = req.param_int("product_attachment_id")
-    if not related.remove_deal_product(req.account, deal["id"], attachment_id):
+    if not deal_items.remove_deal_product(req.account, deal["id"], attachment_id):
         raise ApiError(404, "Product attachment not found")
     return ok({"id": attachment_id})
 
 
+def update_deal_product(req: Request) -> Response:
+    deal = _get_live(req, "deals")
+    attachment_id = req.param_int("product_attachment_id")
+    changes = {k: v for k, v in req.json().items() if k != "product_id"}
+    try:
+        return ok(req.account.update_deal_product(deal["id"], attachment_id, changes))
+    except KeyError:
+        raise ApiError(404, "Product attachment not found") from None
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+
+
+def add_installment(req: Request) -> Response:
+    deal = _get_live(req, "deals")
+    body = req.json()
+    for name in ("description", "amount", "billing_date"):
+        if body.get(name) is None:
+            raise ApiError(400, f"Validation failed: {name}: Required")
+    amount = body["amount"]
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+        raise ApiError(400, "Validation failed: amount: Must be a positive number")
+    try:
+        installment = req.account.add_installment(
+            deal["id"], amount, body["billing_date"], body["description"]
+        )
+    except ValueError as error:
+        raise ApiError(400, f"Validation failed: {error}") from None
+    return ok(installment)
+
+
+def delete_installment(req: Request) -> Response:
+    deal = _get_live(req, "deals")
+    installment_id = req.param_int("installment_id")
+    if not deal_items.remove_installment(req.account, deal["id"], installment_id):
+        raise ApiError(404, "Installment not found")
+    return ok({"id": installment_id})
+
+
 def list_installments(req: Request) -> Response:
-    rows = [i for deal_id in _deal_ids(req) for i in related.installments(req.account, deal_id)]
+    rows = [i for deal_id in _deal_ids(req) for i in deal_items.installments(req.account, deal_id)]
     sorts: dict[str, Callable[[Record], Any]] = {
         "id": lambda r: r["id"],
         "billing_date": lambda r: r["billing_date"],
@@ -400,9 +439,12 @@ def list_installments(req: Request) -> Response:
 # -- fields --------------------------------------------------------------------------------------------------
 
 
-def list_fields(entity: str) -> Callable[[Request], Response]:
+def list_fields(entity: str, always: frozenset[str] = frozenset()) -> Callable[[Request], Response]:
+    """A v2 fields list; `always` names the `include_fields` namespaces answered without being asked
+    (projectFields takes no `include_fields` but its example shows them)."""
+
     def handler(req: Request) -> Response:
-        include = set(req.list_arg("include_fields"))
+        include = set(req.list_arg("include_fields")) | always
         rows = [dict(field_v2(f, entity, include), id=f.id) for f in req.account.fields[entity]]
         page = page_of_list(req, rows, {"id": lambda r: r["id"]})
         for row in page["data"]:
@@ -412,12 +454,12 @@ def list_fields(entity: str) -> Callable[[Request], Response]:
     return handler
 
 
-def get_field(entity: str) -> Callable[[Request], Response]:
+def get_field(entity: str, always: frozenset[str] = frozenset()) -> Callable[[Request], Response]:
     def handler(req: Request) -> Response:
         code = req.params["field_code"]
         for fdef in req.account.fields[entity]:
             if fdef.key == code:
-                return ok(field_v2(fdef, entity, set(req.list_arg("include_fields"))))
+                return ok(field_v2(fdef, entity, set(req.list_arg("include_fields")) | always))
         raise ApiError(404, "Field not found")
 
     return handler
@@ -471,7 +513,10 @@ def register(router: Router) -> None:
     add("GET", "/deals/{id}/products", list_deal_products)
     add("POST", "/deals/{id}/products", add_deal_product)
     add("DELETE", "/deals/{id}/products/{product_attachment_id}", delete_deal_product)
+    add("PATCH", "/deals/{id}/products/{product_attachment_id}", update_deal_product)
     add("GET", "/deals/installments", list_installments)
+    add("POST", "/deals/{id}/installments", add_installment)
+    add("DELETE", "/deals/{id}/installments/{installment_id}", delete_installment)
     for path, entity in V2_FIELD_ENTITIES.items():
         add("GET", f"/{path}", list_fields(entity))
         add("GET", f"/{path}/{{field_code}}", get_field(entity))

@@ -7,7 +7,10 @@ earlier than the reference instant, so a mutated record always sorts after every
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -22,9 +25,27 @@ HISTORY_START = REFERENCE_INSTANT - HISTORY_SECONDS
 DAY = 24 * 3600
 
 
+_mutation = threading.local()
+
+
 def now_second() -> int:
-    """The current UTC second, never before the reference instant."""
-    return max(int(time.time()), REFERENCE_INSTANT)
+    """The current UTC second, never before the reference instant (inside `one_instant()`: its second)."""
+    frozen: int | None = getattr(_mutation, "second", None)
+    return frozen if frozen is not None else max(int(time.time()), REFERENCE_INSTANT)
+
+
+@contextmanager
+def one_instant() -> Iterator[int]:
+    """Hold the current second for this thread: everything one mutation writes (update time, stage change
+    time, its flow entries) carries the same second."""
+    if getattr(_mutation, "second", None) is not None:
+        yield _mutation.second
+        return
+    _mutation.second = now_second()
+    try:
+        yield _mutation.second
+    finally:
+        _mutation.second = None
 
 
 @lru_cache(maxsize=16384)

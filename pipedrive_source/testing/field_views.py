@@ -48,9 +48,9 @@ def field_v2(fdef: FieldDef, entity: str, include: set[str]) -> dict[str, Any]:
             visibility["projects_detail_visible_flag"] = False
             visibility["show_in_pipelines"] = {"show_in_all": True, "pipeline_ids": []}
         view["ui_visibility"] = visibility
-    if "important_fields" in include and entity in ("deals", "persons", "organizations"):
+    if "important_fields" in include and entity in ("deals", "persons", "organizations", "projects"):
         view["important_fields"] = {"enabled": False, "stage_ids": []}
-    if "required_fields" in include and entity in ("deals", "persons", "organizations"):
+    if "required_fields" in include and entity in ("deals", "persons", "organizations", "projects"):
         required: dict[str, Any] = {"enabled": fdef.mandatory}
         if entity == "deals":
             required.update({"stage_ids": [], "statuses": {}})

@@ -220,6 +220,25 @@ _BUILTIN: dict[str, tuple[tuple[str, str | None, str, str, str | None], ...]] = 
         ("add_time", None, "Lead created", "date", None),
         ("update_time", None, "Update time", "date", None),
     ),
+    # Projects exist in API v2 only (`projectFields`); listed last so that the ids of the others stay put.
+    "projects": (
+        ("id", None, "ID", "int", None),
+        ("title", None, "Project name", "varchar", None),
+        ("description", None, "Description", "text", None),
+        ("status", None, "Status", "status", None),
+        ("board_id", None, "Board", "projects_board", None),
+        ("phase_id", None, "Phase", "projects_phase", None),
+        ("owner_id", None, "Owner", "user", None),
+        ("start_date", None, "Start date", "date", None),
+        ("end_date", None, "End date", "date", None),
+        ("deal_ids", None, "Deals", "deals", None),
+        ("person_ids", None, "Contact persons", "people", None),
+        ("org_ids", None, "Organization", "org", None),
+        ("label_ids", None, "Labels", "set", None),
+        ("health_status", None, "Health status", "int", None),
+        ("add_time", None, "Project created", "date", None),
+        ("update_time", None, "Update time", "date", None),
+    ),
 }
 
 # Custom fields: (name, type, option labels or words, fill rate)
@@ -293,6 +312,14 @@ _CUSTOM: dict[str, tuple[tuple[str, str, tuple[str, ...], float], ...]] = {
         ("Meeting room", "varchar", ("Aurora", "Boreal", "Cedar", "Delta", "Online"), 0.4),
         ("Outcome", "enum", ("Positive", "Neutral", "Negative", "No show"), 0.6),
         ("Follow-up date", "date", (), 0.4),
+    ),
+    "projects": (
+        ("Category", "enum", ("Internal", "External", "Research"), 0.8),
+        ("Budget", "monetary", (), 0.6),
+        ("Go-live date", "date", (), 0.5),
+        ("Delivery team", "set", ("Onboarding", "Integrations", "Training", "Support"), 0.6),
+        ("Customer success manager", "user", (), 0.7),
+        ("Scope notes", "text", (), 0.4),
     ),
 }
 

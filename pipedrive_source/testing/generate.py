@@ -83,6 +83,8 @@ def _slug(text: str) -> str:
 
 # -- users, pipelines, stages, products ----------------------------------------------------------------------
 def generate_users(acct: Account) -> EntityTable:
+    from pipedrive_source.testing.generate_company import ADMIN_USERS, user_permission_sets
+
     table = EntityTable("users", (), lambda i: acct.static_record("users", i))
     rows: list[Record] = []
     domain = acct.company["company_domain"]
@@ -107,8 +109,8 @@ def generate_users(acct: Account) -> EntityTable:
                 "modified": clock.v1_time(modified),
                 "has_created_company": user_id == 1,
                 "access": [
-                    {"app": "sales", "admin": user_id <= 2, "permission_set_id": acct.uuid("permission", 1)},
-                    {"app": "global", "admin": user_id <= 2, "permission_set_id": acct.uuid("permission", 2)},
+                    {"app": app, "admin": user_id <= ADMIN_USERS, "permission_set_id": set_id}
+                    for app, set_id in user_permission_sets(acct, user_id).items()
                 ],
                 "active_flag": active,
                 "timezone_name": "Europe/Tallinn",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import orjson
 
-from pipedrive_source.testing import api_v1, api_v2
+from pipedrive_source.testing import api_mailbox, api_projects, api_v1, api_v1_company, api_v2
 from pipedrive_source.testing.costs import DEFAULT_COST
 from pipedrive_source.testing.errors import (
     BURST_BODY,
@@ -42,7 +42,10 @@ SUCCESS_FALSE_BODY = {
 def build_router() -> Router:
     router = Router()
     api_v2.register(router)
+    api_projects.register(router)
     api_v1.register(router)
+    api_v1_company.register(router, api_v1.PREFIXES)
+    api_mailbox.register(router, api_v1.PREFIXES)
     return router
 
 

@@ -55,6 +55,14 @@ class Request:
         values = self.query.get(name)
         return values[0] if values else None
 
+    def required_arg(self, name: str) -> str:
+        """A query parameter the operation requires; missing or empty is a 400 in the words of the spec's
+        validation example (`"outcome" is required.`)."""
+        value = self.arg(name)
+        if value is None or value == "":
+            raise ApiError(400, f'"{name}" is required.')
+        return value
+
     def int_arg(self, name: str) -> int | None:
         value = self.arg(name)
         if value is None or value == "":

@@ -7,19 +7,33 @@ current wall-clock second (UTC), so incremental loads see it.
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipedrive_source.testing import generate, generate_v1
-from pipedrive_source.testing.clock import now_second
+from pipedrive_source.testing import (
+    deal_flow,
+    generate,
+    generate_company,
+    generate_mail,
+    generate_projects,
+    generate_v1,
+)
+from pipedrive_source.testing.children import ChildMutations, keep_children, start_children
+from pipedrive_source.testing.clock import one_instant
 from pipedrive_source.testing.custom_values import make_custom_fields, v1_custom_values
 from pipedrive_source.testing.dice import Dice, mix
 from pipedrive_source.testing.fields import FieldDef, build_field_defs, custom_fields_of
+from pipedrive_source.testing.generate_mail import DEALS_PER_THREAD
+from pipedrive_source.testing.generate_projects import DEALS_PER_PROJECT, TASKS_PER_PROJECT
 from pipedrive_source.testing.record_cache import RecordCache
 from pipedrive_source.testing.table import EntityTable, Record
+
+if TYPE_CHECKING:
+    from pipedrive_source.testing.writes import WriteRules
 
 NAME_CACHE_SIZE = 300_000
 """Generated names of persons and organizations kept (deal titles and many other records show them)."""
@@ -43,6 +57,9 @@ class Sizes:
     call_logs: int
     users: int = 12
     roles: int = 4
+    projects: int = 0
+    tasks: int = 0
+    mail_threads: int = 0
 
     @classmethod
     def derive(
@@ -79,6 +96,9 @@ class Sizes:
             files=share(files, 10),
             call_logs=share(call_logs, 10),
             users=max(1, users),
+            projects=share(None, DEALS_PER_PROJECT),
+            tasks=share(None, DEALS_PER_PROJECT / TASKS_PER_PROJECT),
+            mail_threads=share(None, DEALS_PER_THREAD),
         )
 
 
@@ -100,13 +120,33 @@ GENERATORS: dict[str, Callable[[Account], EntityTable]] = {
     "leadLabels": generate_v1.generate_lead_labels,
     "goals": generate_v1.generate_goals,
     "roles": generate_v1.generate_roles,
+    "permissionSets": generate_company.generate_permission_sets,
+    "organizationRelationships": generate_company.generate_organization_relationships,
+    "mailThreads": generate_mail.generate_mail_threads,
+    "projects": generate_projects.generate_projects,
+    "tasks": generate_projects.generate_tasks,
 }
 
 _NAME_KEYS = {"deals": "title", "leads": "title"}
 
+ENTITY_ALIASES = {
+    "lead_labels": "leadLabels",
+    "activity_types": "activityTypes",
+    "call_logs": "callLogs",
+    "permission_sets": "permissionSets",
+    "organization_relationships": "organizationRelationships",
+    "mail_threads": "mailThreads",
+}
+"""The connector's table names of entities whose API path name differs."""
 
-class Account:
-    """The data of one simulated Pipedrive company."""
+
+class Account(ChildMutations):
+    """The data of one simulated Pipedrive company.
+
+    Mutations for tests: `create`, `update`, `delete` (entity names as in API paths, `deals`, `leadLabels`,
+    `organizationRelationships`, ...; the connector's table names such as `lead_labels` work too) and the
+    child-list methods of `ChildMutations` (`add_follower`, `add_participant`, `add_deal_product`, ...).
+    """
 
     def __init__(self, seed: int, sizes: Sizes) -> None:
         self.seed = seed
@@ -121,6 +161,8 @@ class Account:
         self._names: dict[tuple[str, int], str] = {}
         self.related_lock = threading.Lock()
         self.record_cache = RecordCache()
+        self.change_ids = itertools.count(deal_flow.LOGGED_CHANGE_IDS)
+        """Ids of the deal flow changes logged by mutations."""
         self.company = self._company()
         self._lead_prefix = self.uuid("lead", 0)[:24]
         self._call_log_prefix = self.uuid("call-log", 0).replace("-", "")[:12]
@@ -316,16 +358,27 @@ class Account:
         }
 
     # -- mutations -------------------------------------------------------------------------------------------
+    def entity_name(self, entity: str) -> str:
+        """The API path name of an entity, also accepting the connector's table names (`lead_labels`)."""
+        return ENTITY_ALIASES.get(entity, entity)
+
     def resolve_id(self, entity: str, record_id: int | str) -> int:
-        """The table id of a public id (leads and call logs have string ids)."""
+        """The table id of a public id (leads, call logs, lead labels, goals and permission sets have string
+        ids)."""
+        entity = self.entity_name(entity)
         if isinstance(record_id, int):
             return record_id
         if entity == "leads":
             number = self.lead_number(record_id)
         elif entity == "callLogs":
             number = self.call_log_number(record_id)
+        elif str(record_id).isdigit():
+            number = int(record_id)
         else:
-            number = int(record_id) if str(record_id).isdigit() else None
+            table = self.table(entity)
+            number = next(
+                (i for i in range(1, table.max_id + 1) if (table.get(i) or {}).get("id") == record_id), None
+            )
         if number is None:
             raise KeyError(f"{entity} {record_id} not found")
         return number
@@ -336,6 +389,7 @@ class Account:
         Raises:
             KeyError: when there is no such record.
         """
+        entity = self.entity_name(entity)
         record = self.table(entity).get(self.resolve_id(entity, record_id))
         if record is None:
             raise KeyError(f"{entity} {record_id} not found")
@@ -343,50 +397,63 @@ class Account:
 
     def create(self, entity: str, data: dict[str, Any]) -> Record:
         """Create a record (API shape of `data`, e.g. v2 for deals); returns it."""
-        from pipedrive_source.testing.writes import RULES
-
-        rules = RULES[entity]
+        entity = self.entity_name(entity)
+        rules = _rules(entity)
         table = self.table(entity)
-        with table.lock:
+        with one_instant() as now, table.lock:
             record_id = table.max_id + 1
-            now = now_second()
             record = rules.blank(self, record_id)
             rules.apply(self, entity, record, data)
-            record["add_time"] = record["update_time"] = rules.time_format(now)
+            rules.stamp(record, now, created=True)
             table.put(record_id, record, now, False, rules.attrs(self, record))
+            start_children(self, entity, record)
         self.record_cache.clear()
         return copy.deepcopy(record)
 
     def update(self, entity: str, record_id: int | str, data: dict[str, Any]) -> Record:
-        """Change fields of a record (custom_fields are merged key by key); returns it."""
+        """Change fields of a record (custom_fields are merged key by key); returns it. A deal's changes of
+        title, value, stage, status, owner, ... are logged in its flow."""
         return self._change(entity, record_id, data, delete=False)
 
     def delete(self, entity: str, record_id: int | str) -> Record:
-        """Soft-delete a record, as Pipedrive does (deals stay visible with status=deleted for 30 days)."""
+        """Delete a record as Pipedrive does: v2 core entities are soft-deleted (deals stay visible with
+        status=deleted for 30 days); the v1 lists drop a deleted record or flag it (`writes_more`)."""
         return self._change(entity, record_id, {}, delete=True)
 
     def _change(self, entity: str, record_id: int | str, data: dict[str, Any], delete: bool) -> Record:
-        from pipedrive_source.testing.writes import RULES
-
-        rules = RULES[entity]
+        entity = self.entity_name(entity)
+        rules = _rules(entity)
         table = self.table(entity)
         number = self.resolve_id(entity, record_id)
-        with table.lock:
+        with one_instant() as now, table.lock:
             current = table.get(number)
             if current is None:
                 raise KeyError(f"{entity} {record_id} not found")
+            keep_children(self, entity, current)
             record = copy.deepcopy(current)
             rules.apply(self, entity, record, data)
             deleted = delete or table.is_deleted(number)
             if delete:
                 rules.mark_deleted(record)
-            now = now_second()
-            record["update_time"] = rules.time_format(now)
+            rules.stamp(record, now, created=False)
             table.put(number, record, now, deleted, rules.attrs(self, record))
+            if entity == "deals":
+                deal_flow.log_changes(self, current, record)
+        if delete and rules.cascade is not None:
+            rules.cascade(self, number)
         # Generated records show data of others (names in titles, e-mail domains): none may stay cached.
         self.record_cache.clear()
         return copy.deepcopy(record)
 
     def count(self, entity: str) -> int:
         """Live (not deleted) records of an entity."""
-        return self.table(entity).live
+        return self.table(self.entity_name(entity)).live
+
+
+def _rules(entity: str) -> WriteRules:
+    from pipedrive_source.testing import writes, writes_more
+
+    rules = writes.RULES.get(entity) or writes_more.RULES.get(entity)
+    if rules is None:
+        raise ValueError(f"{entity} cannot be changed through the simulator")
+    return rules

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipedrive_source.testing import deal_items, related
 from pipedrive_source.testing.custom_values import with_option_labels
 from pipedrive_source.testing.dice import Dice, salt
 from pipedrive_source.testing.errors import ApiError
@@ -88,7 +89,24 @@ INCLUDE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _followers(acct: Account, entity: str, record: Record) -> int:
+    return related.follower_count(acct, entity, record)
+
+
+CHILD_COUNTS: dict[str, Callable[[Account, str, Record], int]] = {
+    "followers_count": _followers,
+    "participants_count": lambda acct, entity, record: related.participant_count(acct, record),
+    "products_count": lambda acct, entity, record: deal_items.deal_product_count(acct, record),
+}
+"""Counts that agree with the lists they count (a connector skips a record's child list when its count says
+there is nothing): followers of deals, persons and organizations, deal participants and deal products. The
+other counts are drawn at random."""
+
+
 def _extra_value(acct: Account, entity: str, record: Record, name: str) -> Any:
+    counted = CHILD_COUNTS.get(name)
+    if counted is not None:
+        return counted(acct, entity, record)
     if name.endswith("_count"):
         return Dice.keyed(salt(acct.seed, f"{entity}.{name}"), record["id"]).between(0, 6)
     if name == "smart_bcc_email":

@@ -26,12 +26,23 @@ _READ_ONLY = frozenset({"id", "add_time", "update_time"})
 class WriteRules:
     blank: Callable[[Account, int], Record]
     attrs: Callable[[Account, Record], dict[str, int]]
-    time_format: Callable[[int], str | None] = clock.rfc3339
-    deleted_key: str = "is_deleted"
-    deleted_value: bool = True
+    time_format: Callable[[int], str | None] | None = clock.rfc3339
+    """How `add_time`/`update_time` are written; None for records without them (call logs, roles, ...)."""
+    deleted_key: str | None = "is_deleted"
+    """The flag a deleted record shows (None: a deleted record just leaves the lists)."""
+    deleted_value: Any = True
     derive: Callable[[Account, Record, dict[str, Any]], None] | None = None
     deleted_status: str | None = None
     """The status a deleted record reports (deals: "deleted")."""
+    cascade: Callable[[Account, int], None] | None = None
+    """What deleting a record deletes too (a task's subtasks)."""
+
+    def stamp(self, record: Record, now: int, created: bool) -> None:
+        if self.time_format is None:
+            return
+        record["update_time"] = self.time_format(now)
+        if created:
+            record["add_time"] = record["update_time"]
 
     def apply(self, acct: Account, entity: str, record: Record, data: dict[str, Any]) -> None:
         for key, value in data.items():
@@ -46,7 +57,8 @@ class WriteRules:
             self.derive(acct, record, data)
 
     def mark_deleted(self, record: Record) -> None:
-        record[self.deleted_key] = self.deleted_value
+        if self.deleted_key is not None:
+            record[self.deleted_key] = self.deleted_value
         if self.deleted_status is not None:
             record["status"] = self.deleted_status
 

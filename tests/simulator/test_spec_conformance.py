@@ -34,6 +34,10 @@ V2_LISTS = {
     "/organizationFields": (10, 2),
     "/productFields": (5, 2),
     "/activityFields": (10, 2),
+    "/projects": (5, 3),
+    "/projects/archived": (1, 2),
+    "/projectFields": (5, 3),
+    "/tasks": (20, 3),
 }
 V1_PAGED_LISTS = {
     "/notes": (120, 3),
@@ -57,7 +61,10 @@ V1_UNPAGED_LISTS = [
     "/goals/find",
     "/activityFields",
     "/noteFields",
+    "/permissionSets",
 ]
+# folder -> (page size, pages at least) of `GET /mailbox/mailThreads?folder=`
+MAIL_FOLDERS = {"inbox": (20, 3), "sent": (10, 3), "archive": (10, 2), "drafts": (3, 2)}
 V2_ENTITIES = ["deals", "persons", "organizations", "activities", "products", "pipelines", "stages"]
 OUT_OF_SUPPORT_V1 = ["deals", "persons", "organizations", "activities", "pipelines", "stages", "products"]
 
@@ -121,6 +128,73 @@ def test_v1_list_matches_spec(api, path):
     body = api.ok("v1", path)
     assert_matches_spec("v1", "get", path, 200, body)
     assert body["data"], f"{path}: no records"
+
+
+@pytest.mark.parametrize("folder", sorted(MAIL_FOLDERS))
+def test_v1_mail_thread_pages_match_spec(api, folder):
+    limit, min_pages = MAIL_FOLDERS[folder]
+    pages = check_list(api, "v1", "/mailbox/mailThreads", limit, min_pages, {"folder": folder})
+    threads = [thread for page in pages for thread in page["data"]]
+    assert {tuple(thread["folders"]) for thread in threads} == {(folder,)}
+    last_messages = [v2_time(thread["last_message_timestamp"]) for thread in threads]
+    assert last_messages == sorted(last_messages, reverse=True), "most recent message first"
+
+
+@pytest.fixture(scope="module")
+def related_org_id(sim) -> int:
+    """An organization with at least two relationships."""
+    direct = Api(sim, "direct")
+    for org in direct.all("v2", "/organizations", {"limit": 500}):
+        if len(direct.ok("v1", "/organizationRelationships", {"org_id": org["id"]})["data"]) >= 2:
+            return org["id"]
+    raise AssertionError("no organization has two relationships")
+
+
+def test_v1_organization_relationships_match_spec(api, related_org_id):
+    body = api.ok("v1", "/organizationRelationships", {"org_id": related_org_id})
+    assert_matches_spec("v1", "get", "/organizationRelationships", 200, body)
+    for relationship in body["data"]:
+        sides = {relationship["rel_owner_org_id"]["value"], relationship["rel_linked_org_id"]["value"]}
+        assert related_org_id in sides
+        assert relationship["calculated_related_org_id"] == (sides - {related_org_id}).pop()
+        assert str(relationship["calculated_related_org_id"]) in body["related_objects"]["organization"]
+
+
+V1_SINGLES = {
+    "/permissionSets/{id}": ("/permissionSets", {}),
+    "/mailbox/mailThreads/{id}": ("/mailbox/mailThreads", {"folder": "sent"}),
+}
+
+
+@pytest.mark.parametrize("path", sorted(V1_SINGLES))
+def test_v1_new_singles_match_spec(api, path):
+    list_path, params = V1_SINGLES[path]
+    listed = api.ok("v1", list_path, params)["data"][-1]
+    body = api.ok("v1", path.format(id=listed["id"]))
+    assert_matches_spec("v1", "get", path, 200, body)
+    assert {key: body["data"][key] for key in listed} == listed
+
+
+def test_v1_organization_relationship_single_matches_spec(api, related_org_id):
+    listed = api.ok("v1", "/organizationRelationships", {"org_id": related_org_id})["data"][0]
+    body = api.ok("v1", f"/organizationRelationships/{listed['id']}", {"org_id": related_org_id})
+    assert_matches_spec("v1", "get", "/organizationRelationships/{id}", 200, body)
+    assert body["data"] == listed
+
+
+@pytest.mark.parametrize("entity", ["projects", "tasks"])
+def test_v2_project_and_task_singles_match_spec(api, entity):
+    listed = api.ok("v2", f"/{entity}", {"limit": 3})["data"][-1]
+    body = api.ok("v2", f"/{entity}/{listed['id']}")
+    assert_matches_spec("v2", "get", f"/{entity}/{{id}}", 200, body)
+    assert body["data"] == listed
+
+
+def test_v2_project_field_single_matches_spec(api):
+    listed = [f for f in api.all("v2", "/projectFields") if f["is_custom_field"]][0]
+    body = api.ok("v2", f"/projectFields/{listed['field_code']}")
+    assert_matches_spec("v2", "get", "/projectFields/{field_code}", 200, body)
+    assert body["data"] == listed
 
 
 def test_v1_users_me_matches_spec(api):
@@ -270,6 +344,16 @@ ERRORS = [
     ("v2", "/persons/{id}", None, 404),
     ("v2", "/organizations/{id}", None, 404),
     ("v1", "/notes/{id}", None, 404),
+    ("v2", "/projects/{id}", None, 404),
+    ("v2", "/tasks/{id}", None, 404),
+    ("v2", "/projects", {"limit": 501}, 400),
+    ("v2", "/tasks", {"limit": 0}, 400),
+    ("v1", "/permissionSets/{id}", None, 404),
+    ("v1", "/organizationRelationships/{id}", None, 404),
+    ("v1", "/mailbox/mailThreads/{id}", None, 404),
+    ("v1", "/organizationRelationships", None, 400),
+    ("v1", "/mailbox/mailThreads", None, 400),
+    ("v1", "/mailbox/mailThreads", {"folder": "spam"}, 400),
 ] + [("v1", f"/{entity}", None, 410) for entity in OUT_OF_SUPPORT_V1]
 
 
@@ -351,3 +435,107 @@ def test_direct_layer_takes_the_key_as_an_oauth_bearer_token(sim):
     )
     assert response.status_code == 200
     assert_matches_spec("v2", "get", "/deals", 200, response.json())
+
+
+# list -> the query it needs: records carry every key of the spec's own example (no example file exists).
+SPEC_EXAMPLE_LISTS = [
+    ("v1", "/permissionSets", {}),
+    ("v1", "/mailbox/mailThreads", {"folder": "inbox"}),
+    ("v2", "/projects", {}),
+    ("v2", "/tasks", {}),
+    ("v2", "/projectFields", {}),
+]
+
+
+def spec_example_keys(version: str, path: str) -> set[str]:
+    example = load_spec(version)["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return set().union(*(set(record) for record in example["example"]["data"]))
+
+
+@pytest.mark.parametrize(("version", "path", "params"), SPEC_EXAMPLE_LISTS)
+def test_new_records_carry_every_key_of_the_spec_example(api, version, path, params):
+    expected = spec_example_keys(version, path) & declared_keys(record_schema(version, path))
+    served = api.ok(version, path, {"limit": 50, **params})["data"]
+    assert served
+    missing = {
+        str(record.get("id", record.get("field_code"))): sorted(expected - set(record)) for record in served
+    }
+    assert not {key: keys for key, keys in missing.items() if keys}
+
+
+def test_organization_relationships_carry_every_key_of_the_spec_example(api, related_org_id):
+    path = "/organizationRelationships"
+    expected = spec_example_keys("v1", path) & declared_keys(record_schema("v1", path))
+    for record in api.ok("v1", path, {"org_id": related_org_id})["data"]:
+        assert expected <= set(record), sorted(expected - set(record))
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_v1_organization_relationship_writes_match_spec(writable, layer):
+    api = Api(writable, layer)
+    created = api.request(
+        "POST",
+        "v1",
+        "/organizationRelationships",
+        json={"type": "parent", "rel_owner_org_id": 1, "rel_linked_org_id": 2},
+    )
+    assert created.status_code == 200, created.text[:500]
+    assert_matches_spec("v1", "post", "/organizationRelationships", 200, created.json())
+    relationship = created.json()["data"]
+    assert (relationship["calculated_type"], relationship["calculated_related_org_id"]) == ("daughter", 2)
+
+    path = f"/organizationRelationships/{relationship['id']}"
+    changed = api.request("PUT", "v1", path, json={"type": "related"})
+    assert changed.status_code == 200, changed.text[:500]
+    assert_matches_spec("v1", "put", "/organizationRelationships/{id}", 200, changed.json())
+    assert changed.json()["data"]["calculated_type"] == "related"
+
+    deleted = api.request("DELETE", "v1", path)
+    assert deleted.status_code == 200, deleted.text[:500]
+    assert_matches_spec("v1", "delete", "/organizationRelationships/{id}", 200, deleted.json())
+    assert api.get("v1", path).status_code == 404
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_v1_participant_writes_match_spec(writable, layer):
+    api = Api(writable, layer)
+    deal = api.ok("v2", "/deals", {"limit": 1})["data"][0]
+    listed = {p["person"]["id"] for p in api.ok("v1", f"/deals/{deal['id']}/participants")["data"] or []}
+    person = next(p["id"] for p in api.ok("v2", "/persons", {"limit": 20})["data"] if p["id"] not in listed)
+    added = api.request("POST", "v1", f"/deals/{deal['id']}/participants", json={"person_id": person})
+    assert added.status_code == 200, added.text[:500]
+    assert_matches_spec("v1", "post", "/deals/{id}/participants", 200, added.json())
+    participant_id = added.json()["data"]["id"]
+
+    removed = api.request("DELETE", "v1", f"/deals/{deal['id']}/participants/{participant_id}")
+    assert removed.status_code == 200, removed.text[:500]
+    assert_matches_spec("v1", "delete", "/deals/{id}/participants/{deal_participant_id}", 200, removed.json())
+    assert person not in {
+        p["person"]["id"] for p in api.ok("v1", f"/deals/{deal['id']}/participants")["data"]
+    }
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_v2_deal_product_and_installment_writes_match_spec(writable, layer):
+    api = Api(writable, layer)
+    deal = api.ok("v2", "/deals", {"limit": 2})["data"][1]
+    product = api.ok("v2", "/products", {"limit": 1})["data"][0]
+    attached = api.request(
+        "POST", "v2", f"/deals/{deal['id']}/products", json={"product_id": product["id"], "item_price": 40}
+    )
+    assert attached.status_code == 201, attached.text[:500]
+    path = f"/deals/{deal['id']}/products/{attached.json()['data']['id']}"
+    changed = api.request("PATCH", "v2", path, json={"quantity": 3, "discount": 10})
+    assert changed.status_code == 200, changed.text[:500]
+    assert_matches_spec("v2", "patch", "/deals/{id}/products/{product_attachment_id}", 200, changed.json())
+    assert changed.json()["data"]["sum"] == 108
+
+    body = {"description": "Second half", "amount": 500, "billing_date": "2027-03-01"}
+    installment = api.request("POST", "v2", f"/deals/{deal['id']}/installments", json=body)
+    assert installment.status_code == 200, installment.text[:500]
+    assert_matches_spec("v2", "post", "/deals/{id}/installments", 200, installment.json())
+    installment_path = f"/deals/{deal['id']}/installments/{installment.json()['data']['id']}"
+    removed = api.request("DELETE", "v2", installment_path)
+    assert removed.status_code == 200, removed.text[:500]
+    assert_matches_spec("v2", "delete", "/deals/{id}/installments/{installment_id}", 200, removed.json())
+    assert api.request("DELETE", "v2", path).status_code == 200
