@@ -188,7 +188,11 @@ class CustomFieldMap:
 
     @classmethod
     def from_v2_fields(
-        cls, entity: str, fields: Iterable[Mapping[str, Any]], builtin_columns: Iterable[str] = ()
+        cls,
+        entity: str,
+        fields: Iterable[Mapping[str, Any]],
+        builtin_columns: Iterable[str] = (),
+        record_layout: Literal["v1", "v2"] = "v2",
     ) -> CustomFieldMap:
         """Build the map from the `data` items of a v2 fields endpoint (`/api/v2/dealFields`, ...).
 
@@ -197,6 +201,8 @@ class CustomFieldMap:
             fields: field descriptions with `field_code`, `field_name`, `field_type`, `options`, `subfields`
                 and `is_custom_field`, in the order the endpoint returned them (creation order).
             builtin_columns: top-level columns of the entity's records besides those the specs document.
+            record_layout: how the records carry the values: in v2's `custom_fields` object, or as v1's
+                top-level keys (v1 leads, which take the custom fields of deals).
         """
         described = [
             _Described(
@@ -209,7 +215,7 @@ class CustomFieldMap:
             )
             for field in fields
         ]
-        return cls._build(entity, "v2", described, builtin_columns)
+        return cls._build(entity, record_layout, described, builtin_columns)
 
     @classmethod
     def from_v1_fields(

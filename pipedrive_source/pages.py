@@ -13,7 +13,7 @@ normalization, no `insert_values` SQL. A `PageTables` turns one page of (already
   the type it first had in the run where a later page would infer another (an all-null page, ints then
   floats). Mixed values that Arrow cannot put in one type become texts.
 - an object (`address`, v1's `user`) becomes one column per key, `<column>__<key>`, as dlt flattens
-  nested objects.
+  nested objects; a hinted key column (leads' `value__amount`) is typed like any hinted column.
 - a list (`emails`, `phones`, `label_ids`, the labels of a `set` custom field, ...) stays one column of
   Arrow list type, which dlt loads as a `json` column (DuckDB `JSON`): queryable in place (see the README),
   and replaced whole with its row on merge, an emptied list included.
@@ -280,7 +280,7 @@ class PageTables:
             if data_type is not None:
                 self._add(fields, arrays, name, self._typed(name, data_type, values, records))
             else:
-                self._add_inferred(fields, arrays, name, self._inferred_array(name, values))
+                self._add_inferred(fields, arrays, name, self._inferred_array(name, values), records)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def _add(self, fields: list[pa.Field], arrays: list[pa.Array], name: str, array: pa.Array) -> None:
@@ -289,13 +289,23 @@ class PageTables:
         arrays.append(array)
 
     def _add_inferred(
-        self, fields: list[pa.Field], arrays: list[pa.Array], name: str, array: pa.Array
+        self,
+        fields: list[pa.Field],
+        arrays: list[pa.Array],
+        name: str,
+        array: pa.Array,
+        records: list[dict[str, Any]],
     ) -> None:
         if pa.types.is_struct(array.type):
             # StructArray.flatten() nulls the children of a null object
             for field, child in zip(array.type, array.flatten(), strict=True):
                 column = f"{name}{NESTED_SEPARATOR}{field.name}"
-                self._add_inferred(fields, arrays, column, self._stable(column, child))
+                data_type = self._types.get(column)
+                if data_type is not None:
+                    typed = self._typed(column, data_type, child.to_pylist(), records)
+                    self._add(fields, arrays, column, typed)
+                else:
+                    self._add_inferred(fields, arrays, column, self._stable(column, child), records)
         else:
             # An all-null column of a type never seen stays in, typed `null`: dlt leaves it out of the
             # table, and the row keeps the keys the API sent (the incremental dedup hashes them).

@@ -13,6 +13,10 @@
   no step holds a whole large table; the load runs one job at a time (`load.workers`), since DuckDB's limit
   is shared by all of them.
 
+`run()` runs the three steps of `pipeline.run()` one by one, giving the memory of each back to the operating
+system before the next (`memory.release_memory`), so that DuckDB's allocations do not come on top of the
+extraction's high-water mark.
+
 The source's Arrow tables are written as parquet, the loader file format DuckDB ingests directly (dlt picks it
 for Arrow data whenever the destination takes parquet).
 """
@@ -21,12 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import dlt
 from dlt.common.configuration import resolve_configuration
 from dlt.common.destination import TDestinationReferenceArg
+from dlt.common.pipeline import LoadInfo, NormalizeInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract.source import DltSource
+
+from pipedrive_source.memory import release_memory
 
 DUCKDB_SETTINGS: Mapping[str, Any] = MappingProxyType(
     {
@@ -45,6 +53,9 @@ PIPELINE_SETTINGS: Mapping[str, Any] = MappingProxyType(
         "normalize.parquet_normalizer.add_dlt_load_id": True,
         "data_writer.buffer_max_items": 5000,
         "data_writer.file_max_items": 100_000,
+        # Two resources fill one table (archived deals land in `deals`): their Arrow pages, buffered
+        # together, hold different columns. dlt's default refuses to join them; this joins them losslessly.
+        "data_writer.arrow_concat_promote_options": "default",
         # DuckDB's memory limit is per database, not per job: parallel load jobs (dlt's default is 20)
         # overrun it together and fail with out-of-memory errors. One job at a time, each with all threads.
         "load.workers": 1,
@@ -85,3 +96,18 @@ def duckdb_credentials() -> DuckDbCredentials:
     )
     credentials.global_config = {**DUCKDB_SETTINGS, **(credentials.global_config or {})}
     return credentials
+
+
+def run(
+    pipeline: dlt.Pipeline, source: DltSource, refresh: Literal["drop_resources"] | None = None
+) -> tuple[NormalizeInfo, LoadInfo]:
+    """`pipeline.run(source)` as extract, normalize and load, with the memory released in between.
+
+    Packages left over by an earlier failed run are normalized and loaded with this run's, in load order,
+    as `pipeline.run()` would. Returns the normalize step's info (rows per table) and the load info.
+    """
+    pipeline.extract(source, refresh=refresh)
+    release_memory()
+    normalized = pipeline.normalize()
+    release_memory()
+    return normalized, pipeline.load()

@@ -7,7 +7,7 @@ Then query it: duckdb pipedrive.duckdb "select title, value, currency from piped
 """
 
 from pipedrive_source import pipedrive_source
-from pipedrive_source.pipeline import make_pipeline
+from pipedrive_source.pipeline import make_pipeline, run
 
 
 def load_pipedrive() -> None:
@@ -18,7 +18,8 @@ def load_pipedrive() -> None:
         dataset_name="pipedrive_data",
     )
     # All tables; pick some with pipedrive_source().with_resources("deals", "persons").
-    load_info = pipeline.run(pipedrive_source())
+    # run() is pipeline.run() step by step, releasing memory in between (pipeline.run() works too).
+    _, load_info = run(pipeline, pipedrive_source())
     print(load_info)
 
 

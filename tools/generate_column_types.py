@@ -11,7 +11,8 @@ How a column's type is decided, first rule that applies:
 1. a known money column (`MONEY_COLUMNS`, `NESTED_MONEY_COLUMNS`) is `decimal`;
 2. `format: date-time` is `timestamp`, `format: date` is `date`;
 3. the spec's example value: RFC3339 or `YYYY-MM-DD HH:MM:SS` text is `timestamp`, `YYYY-MM-DD` is `date`;
-4. a description saying `Format: YYYY-MM-DD HH:MM:SS` is `timestamp` (v1 users);
+4. a description saying `Format: YYYY-MM-DD HH:MM:SS` is `timestamp` (v1 users), and so is a text without an
+   example value described as a "date and time" (filters' `last_used_time`, projects' `archive_time`);
 5. `type: boolean` or a boolean example is `bool`;
 6. `type: integer` (unless the example contradicts it) or an integer example is `bigint`.
 Anything else (texts, times of day such as `due_time`, durations, nested objects) gets no hint.
@@ -19,6 +20,10 @@ Anything else (texts, times of day such as `due_time`, durations, nested objects
 The specs leave some list columns out of the item schema but put them in the example (deals' `archive_time`,
 `local_won_date`, ...), and document optional columns only as `include_fields` values: both are included, the
 latter typed by name (`*_time` timestamp, `*_count` and `*_id` bigint).
+
+An object column (leads' `value`, goals' `duration`) lands as one column per key, `<column>__<key>`, as the
+source's Arrow pages flatten it: those keys are typed by the same rules. `format: uuid` texts (leads' ids) are
+`text`, so that an all-null page cannot make them anything else.
 """
 
 from __future__ import annotations
@@ -48,16 +53,47 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "stages": ("v2", "/stages"),
     "notes": ("v1", "/notes"),
     "users": ("v1", "/users"),
+    "leads": ("v1", "/leads"),
+    "lead_labels": ("v1", "/leadLabels"),
+    "lead_sources": ("v1", "/leadSources"),
+    "files": ("v1", "/files"),
+    "filters": ("v1", "/filters"),
+    "activity_types": ("v1", "/activityTypes"),
+    "currencies": ("v1", "/currencies"),
+    "goals": ("v1", "/goals/find"),
+    "call_logs": ("v1", "/callLogs"),
+    "roles": ("v1", "/roles"),
+    "permission_sets": ("v1", "/permissionSets"),
+    "projects": ("v2", "/projects"),
+    "tasks": ("v2", "/tasks"),
+    "mail_threads": ("v1", "/mailbox/mailThreads"),
+    "deal_fields": ("v2", "/dealFields"),
+    "person_fields": ("v2", "/personFields"),
+    "organization_fields": ("v2", "/organizationFields"),
+    "activity_fields": ("v2", "/activityFields"),
+    "product_fields": ("v2", "/productFields"),
+    "project_fields": ("v2", "/projectFields"),
+    "note_fields": ("v1", "/noteFields"),
+    "lead_fields": ("v1", "/leadFields"),
 }
 """Table name -> (API version, list path in that spec)."""
+
+DATA_KEYS: dict[str, str] = {"goals": "goals"}
+"""Tables whose list sits one level down in `data` (`/v1/goals/find` answers `{"data": {"goals": [...]}}`)."""
 
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "deals": ("value", "acv", "arr", "mrr"),
     "organizations": ("annual_revenue",),
+    "leads": ("value__amount",),
+    # the spec says integer, but a `sum` goal's target is an amount of money
+    "goals": ("expected_outcome__target",),
 }
 NESTED_MONEY_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "products": {"prices": ("price", "cost", "direct_cost")},
 }
+
+NESTED_SEPARATOR = "__"
+"""How dlt (and the source's Arrow pages) name the keys of an object column."""
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _V1_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -94,13 +130,18 @@ def _list_operation(spec: Mapping[str, Any], path: str) -> dict[str, Any]:
     return spec["paths"][path]["get"]
 
 
-def _item_schema_and_example(spec: Mapping[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _item_schema_and_example(
+    spec: Mapping[str, Any], path: str, data_key: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     content = _list_operation(spec, path)["responses"]["200"]["content"]["application/json"]
     envelope = _resolve(spec, content["schema"])
     data = _resolve(spec, envelope["properties"]["data"])
-    item = _resolve(spec, data["items"]) if "items" in data else data
     example = content.get("example") or envelope.get("example") or {}
     rows = example.get("data") or [{}]
+    if data_key is not None:
+        data = _resolve(spec, data["properties"][data_key])
+        rows = (rows if isinstance(rows, dict) else {}).get(data_key) or [{}]
+    item = _resolve(spec, data["items"]) if "items" in data else data
     return item, (rows[0] if isinstance(rows, list) else rows)
 
 
@@ -114,6 +155,8 @@ def _include_fields(spec: Mapping[str, Any], path: str) -> list[str]:
 def classify(schema: Mapping[str, Any], example: Any = _NO_EXAMPLE) -> str | None:
     """The dlt type of one column from its schema and example value, or None to leave it to inference."""
     fmt, kind = schema.get("format"), schema.get("type")
+    if fmt == "uuid":
+        return "text"
     if fmt == "date-time":
         return "timestamp"
     if fmt == "date":
@@ -123,7 +166,10 @@ def classify(schema: Mapping[str, Any], example: Any = _NO_EXAMPLE) -> str | Non
             return "timestamp"
         if _DATE.match(example):
             return "date"
-    if "Format: YYYY-MM-DD HH:MM:SS" in str(schema.get("description", "")):
+    description = str(schema.get("description", ""))
+    if "Format: YYYY-MM-DD HH:MM:SS" in description:
+        return "timestamp"
+    if kind == "string" and example in (None, _NO_EXAMPLE) and "date and time" in description.lower():
         return "timestamp"
     if kind == "boolean" or isinstance(example, bool):
         return "bool"
@@ -161,7 +207,7 @@ def derive(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     builtins: dict[str, list[str]] = {}
     for entity, (version, path) in ENTITIES.items():
         spec = specs[version]
-        item, example = _item_schema_and_example(spec, path)
+        item, example = _item_schema_and_example(spec, path, DATA_KEYS.get(entity))
         properties = item.get("properties", {})
         columns: dict[str, str] = {}
         nested_columns: dict[str, dict[str, str]] = {}
@@ -174,6 +220,9 @@ def derive(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
                 if child:
                     nested_columns[name] = child
                 continue
+            if schema.get("properties") or isinstance(value, dict):
+                columns.update(_object_columns(spec, name, schema, value))
+                continue
             data_type = classify(schema, value)
             if data_type:
                 columns[name] = data_type
@@ -184,7 +233,8 @@ def derive(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
                 if data_type:
                     columns[name] = data_type
         for name in MONEY_COLUMNS.get(entity, ()):
-            if name not in names:
+            parent, _, key = name.partition(NESTED_SEPARATOR)
+            if name not in names and key not in _resolve(spec, properties.get(parent)).get("properties", {}):
                 raise SystemExit(f"money column {entity}.{name} is not in the {version} spec any more")
             columns[name] = "decimal"
         for path_name, money in NESTED_MONEY_COLUMNS.get(entity, {}).items():
@@ -202,6 +252,26 @@ def derive(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             nested[entity] = nested_columns
         builtins[entity] = names
     return {"versions": versions, "types": types, "nested": nested, "builtins": builtins}
+
+
+def _object_columns(
+    spec: Mapping[str, Any], name: str, schema: Mapping[str, Any], value: Any
+) -> dict[str, str]:
+    """The typed `<name>__<key>` columns of an object column, its nested objects flattened in turn."""
+    example = value if isinstance(value, dict) else {}
+    columns: dict[str, str] = {}
+    for key, raw_schema, key_value in _columns(schema.get("properties", {}), example):
+        column = f"{name}{NESTED_SEPARATOR}{key}"
+        key_schema = _resolve(spec, raw_schema)
+        if key_schema.get("type") == "array" or isinstance(key_value, list):
+            continue
+        if key_schema.get("properties") or isinstance(key_value, dict):
+            columns.update(_object_columns(spec, column, key_schema, key_value))
+            continue
+        data_type = classify(key_schema, key_value)
+        if data_type:
+            columns[column] = data_type
+    return columns
 
 
 def _nested_names(spec: Mapping[str, Any], properties: Mapping[str, Any], name: str) -> set[str]:
@@ -235,6 +305,9 @@ def render(derived: Mapping[str, Any]) -> str:
         "COLUMN_TYPES: dict[str, dict[str, TDataType]] = {",
     ]
     for entity, columns in derived["types"].items():
+        if not columns:
+            lines.append(f'    "{entity}": {{}},')
+            continue
         lines.append(f'    "{entity}": {{')
         lines.extend(f'        "{name}": "{data_type}",' for name, data_type in columns.items())
         lines.append("    },")
@@ -248,6 +321,10 @@ def render(derived: Mapping[str, Any]) -> str:
         lines.append("    },")
     lines += ["}", "BUILTIN_COLUMNS: dict[str, tuple[str, ...]] = {"]
     for entity, names in derived["builtins"].items():
+        if len(names) == 1:
+            # as `ruff format` writes a one-item tuple
+            lines.append(f'    "{entity}": ("{names[0]}",),')
+            continue
         lines.append(f'    "{entity}": (')
         lines.extend(f'        "{name}",' for name in names)
         lines.append("    ),")

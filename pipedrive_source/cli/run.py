@@ -7,21 +7,43 @@ continues from there.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping
 
 import click
 import dlt
 from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.common.pipeline import NormalizeInfo
+from dlt.extract import DltSource
 
+from pipedrive_source.children.tables import CHILDREN
 from pipedrive_source.cli import cli
 from pipedrive_source.cli.failures import exit_on_failure
+from pipedrive_source.deletes import reconciling_deletes
+from pipedrive_source.personal_data import PERSONAL_DATA_MODES
 from pipedrive_source.pipeline import make_pipeline
+from pipedrive_source.pipeline import run as run_in_steps
 from pipedrive_source.progress import PROGRESS, ResourceUsage, RunUsage, track_usage
-from pipedrive_source.settings import CUSTOM_FIELDS_TABLE, ENDPOINTS_BY_NAME
+from pipedrive_source.selection import UnknownTables, select_tables
+from pipedrive_source.settings import CUSTOM_FIELDS_TABLE, ENDPOINTS, FIELDS_ENDPOINTS
 from pipedrive_source.source import pipedrive_source
 
-TABLES = (*ENDPOINTS_BY_NAME, CUSTOM_FIELDS_TABLE)
+TABLES = tuple(
+    dict.fromkeys(
+        (
+            *(endpoint.table for endpoint in ENDPOINTS),
+            *(fields.name for fields in FIELDS_ENDPOINTS),
+            CUSTOM_FIELDS_TABLE,
+            *(child.name for child in CHILDREN),
+        )
+    )
+)
+"""The tables of the help text; `--resources` is checked against the source itself."""
+NOT_BY_DEFAULT = (
+    *(endpoint.table for endpoint in ENDPOINTS if not endpoint.enabled_by_default),
+    *(child.name for child in CHILDREN if not child.enabled_by_default),
+)
 
 PARTIAL_LOAD = 3
 """Exit code of a run that stopped early on the token budget: run again to continue."""
@@ -30,11 +52,15 @@ PARTIAL_LOAD = 3
 def _table_names(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    unknown = [name for name in names if name not in TABLES]
-    if unknown:
-        raise click.BadParameter(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
-    return names
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def _chosen(source: DltSource, names: tuple[str, ...]) -> DltSource:
+    """The source with the resources filling the named tables (and their parent tables) selected."""
+    try:
+        return select_tables(source, names)
+    except UnknownTables as exc:
+        raise click.BadParameter(str(exc), param_hint="--resources") from None
 
 
 def summary(rows: Mapping[str, int], usage: Mapping[str, ResourceUsage]) -> list[str]:
@@ -61,14 +87,14 @@ def summary(rows: Mapping[str, int], usage: Mapping[str, ResourceUsage]) -> list
     ]
 
 
-def _loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
-    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    row_counts = normalized.row_counts if normalized else {}
-    return {table: rows for table, rows in row_counts.items() if not table.startswith("_dlt")}
+def _loaded_rows(normalized: NormalizeInfo) -> dict[str, int]:
+    return {table: rows for table, rows in normalized.row_counts.items() if not table.startswith("_dlt")}
 
 
-def _report(pipeline: dlt.Pipeline, usage: RunUsage, destination: str, dataset_name: str) -> None:
-    rows = _loaded_rows(pipeline)
+def _report(
+    pipeline: dlt.Pipeline, normalized: NormalizeInfo, usage: RunUsage, destination: str, dataset_name: str
+) -> None:
+    rows = _loaded_rows(normalized)
     click.echo(
         f"Loaded {sum(rows.values()):,} rows into {destination} dataset {dataset_name!r} in "
         f"{usage.elapsed:.1f} s"
@@ -84,7 +110,10 @@ def _report(pipeline: dlt.Pipeline, usage: RunUsage, destination: str, dataset_n
     "--resources",
     callback=_table_names,
     metavar="NAMES",
-    help=f"Comma-separated tables to load (default all): {', '.join(TABLES)}.",
+    help="Comma-separated tables to load, with their parent tables; `default` stands for the tables "
+    f"loaded when this is not given (all but {', '.join(NOT_BY_DEFAULT)}: mail threads hold third parties' "
+    "personal data, the others cost one request per parent record), `all` for every table, e.g. "
+    f"`default,deal_changes`. Tables: {', '.join(TABLES)}.",
 )
 @click.option(
     "--destination",
@@ -119,6 +148,19 @@ def _report(pipeline: dlt.Pipeline, usage: RunUsage, destination: str, dataset_n
     help="Show records and requests per table while reading, on stderr: a line every 5 s (log) or "
     "tqdm bars. Default: log on a terminal, none otherwise.",
 )
+@click.option(
+    "--personal-data",
+    type=click.Choice(PERSONAL_DATA_MODES),
+    help="Keep, hash (HMAC-SHA256 keyed with sources.pipedrive.personal_data_key) or drop the contacts' "
+    "names, e-mails and phones at extraction (default: sources.pipedrive.personal_data, else keep).",
+)
+@click.option(
+    "--reconcile-deletes",
+    is_flag=True,
+    help="Scan the ids of every incremental table now (one page per 500 records) and flag the records "
+    "deleted in Pipedrive with is_deleted = true; otherwise every sources.pipedrive."
+    "reconcile_deletes_every_days (default 7; 0 never).",
+)
 def run(
     resources: tuple[str, ...],
     destination: str,
@@ -127,6 +169,8 @@ def run(
     full_refresh: bool,
     max_tokens: int | None,
     progress: str | None,
+    personal_data: str | None,
+    reconcile_deletes: bool,
 ) -> None:
     """Load Pipedrive into DuckDB (or DESTINATION); the next run loads only what changed.
 
@@ -134,10 +178,11 @@ def run(
     read is loaded; run it again after the budget resets to continue.
     """
     shown = progress or ("log" if sys.stderr.isatty() else "none")
-    with exit_on_failure(), track_usage(PROGRESS[shown](), token_cap=max_tokens) as usage:
-        source = pipedrive_source()
+    forced = reconciling_deletes() if reconcile_deletes else contextlib.nullcontext()
+    with exit_on_failure(), track_usage(PROGRESS[shown](), token_cap=max_tokens) as usage, forced:
+        source = pipedrive_source(**({"personal_data": personal_data} if personal_data else {}))
         if resources:
-            source = source.with_resources(*resources)
+            source = _chosen(source, resources)
         try:
             pipeline = make_pipeline(pipeline_name, destination, dataset_name)
         except UnknownDestinationModule:
@@ -145,11 +190,8 @@ def run(
                 f"{destination!r} is not a dlt destination (try duckdb, postgres, bigquery, snowflake, ...)",
                 param_hint="--destination",
             ) from None
-        if full_refresh:
-            pipeline.run(source, refresh="drop_resources")
-        else:
-            pipeline.run(source)
-    _report(pipeline, usage, destination, dataset_name)
+        normalized, _ = run_in_steps(pipeline, source, refresh="drop_resources" if full_refresh else None)
+    _report(pipeline, normalized, usage, destination, dataset_name)
     if usage.stop_reason:
         click.echo(f"Partial load: {usage.stop_reason}", err=True)
         raise SystemExit(PARTIAL_LOAD)

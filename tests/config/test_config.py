@@ -171,20 +171,43 @@ def test_invalid_configuration_fails_before_any_request_with_the_fix(
 def test_source_and_check_resolve_the_same_settings(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _set(monkeypatch, {"MATON_API_KEY": KEY, "SOURCES__PIPEDRIVE__CONNECTION_ID": CONNECTION})
     source = pipedrive_source()
-    assert sorted(source.resources) == sorted(
-        [
-            "deals",
-            "persons",
-            "organizations",
-            "activities",
-            "products",
-            "pipelines",
-            "stages",
-            "notes",
-            "users",
-            "custom_fields",
-        ]
-    )
+    # the entities and field definitions; child resources come on top
+    assert set(source.resources) >= {
+        "deals",
+        "persons",
+        "organizations",
+        "activities",
+        "products",
+        "pipelines",
+        "stages",
+        "notes",
+        "users",
+        "leads",
+        "archived_leads",
+        "archived_deals",
+        "lead_labels",
+        "lead_sources",
+        "files",
+        "filters",
+        "activity_types",
+        "currencies",
+        "goals",
+        "call_logs",
+        "roles",
+        "permission_sets",
+        "projects",
+        "tasks",
+        "mail_threads",
+        "deal_fields",
+        "person_fields",
+        "organization_fields",
+        "activity_fields",
+        "product_fields",
+        "project_fields",
+        "note_fields",
+        "lead_fields",
+        "custom_fields",
+    }
     assert settings_from_config().headers() == {"Maton-Connection": CONNECTION}
 
 

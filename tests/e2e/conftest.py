@@ -9,6 +9,7 @@
 """
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +71,22 @@ def gateway(
     else:
         from pipedrive_source.testing import simulator
 
+        one_request_at_a_time(monkeypatch)
         with simulator(seed=SEED, deals=DEALS, api_key=RECORDING_KEY, rate_limit=1000.0) as sim:
             yield from _configured(Gateway(sim.base_url, sim.api_key, sim), monkeypatch)
+
+
+def one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serialize requests while recording: vcrpy loses interactions recorded from several threads at once
+    (kevin1024/vcrpy#849). Replay still runs the resources in parallel."""
+    lock = threading.Lock()
+    send = requests.adapters.HTTPAdapter.send
+
+    def serialized(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", serialized)
 
 
 def _configured(found: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:

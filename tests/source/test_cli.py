@@ -35,7 +35,7 @@ def test_run_without_a_key_says_to_set_it(clean_env: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "complaint"),
     [
-        (["run", "--resources", "deals,leads"], "unknown table(s) leads"),
+        (["run", "--resources", "deals,leadz"], "unknown table(s) leadz"),
         (["run", "--destination", "nowhere"], "is not a dlt destination"),
     ],
 )
