@@ -140,6 +140,11 @@ def table(runs: Mapping[str, RunCosts], off_by_default: set[str]) -> str:
             f"**{sum(u.tokens for u in costs.values()):,}**",
         ]
     lines.append("| **total** | " + " | ".join(totals) + " |")
+    defaults = []
+    for costs in runs.values():
+        usual = [usage for name, usage in costs.items() if name not in off_by_default]
+        defaults += [f"{sum(u.requests for u in usual):,}", f"{sum(u.tokens for u in usual):,}"]
+    lines.append("| total of a default run (tables not marked off) | " + " | ".join(defaults) + " |")
     return "\n".join(lines)
 
 

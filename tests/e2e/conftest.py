@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import dlt
 import pytest
+import requests
 import requests.adapters
 
 from pipedrive_source.pipeline import make_pipeline as make_pipedrive_pipeline
@@ -133,3 +134,17 @@ def make_pipeline(clean_env: Path) -> Callable[..., dlt.Pipeline]:
         return make_pipedrive_pipeline(name, pipelines_dir=str(clean_env / "pipelines"))
 
     return make
+
+
+def write_through_gateway(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A write (or a lookup) through the same gateway and key as the source, recorded and replayed like the
+    reads; the answer's `data`."""
+    response = requests.request(
+        method,
+        f"{os.environ['SOURCES__PIPEDRIVE__BASE_URL']}/{path}",
+        headers={"Authorization": f"Bearer {os.environ['MATON_API_KEY']}"},
+        json=body,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["data"]

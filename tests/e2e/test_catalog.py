@@ -6,20 +6,18 @@ deleted between the runs are deleted on the simulator while recording; the repla
 """
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 import dlt
 import pytest
-import requests
 from vcr.cassette import Cassette
 
 from pipedrive_source import pipedrive_source
 from pipedrive_source.settings import ENDPOINTS_BY_NAME, FIELDS_ENDPOINTS, Endpoint
 from tests.e2e import oracle
-from tests.e2e.conftest import Gateway, RequestCounter
+from tests.e2e.conftest import Gateway, RequestCounter, write_through_gateway
 
 pytestmark = pytest.mark.vcr
 
@@ -246,19 +244,6 @@ def _check_full_load(pipeline: dlt.Pipeline, vcr: Cassette, run_1: int) -> None:
     assert {"deal_fields", "person_fields", "project_fields", "lead_fields"} <= set(with_options)
 
 
-def _write(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """A request through the same gateway and key as the source (recorded and replayed like the reads)."""
-    response = requests.request(
-        method,
-        f"{os.environ['SOURCES__PIPEDRIVE__BASE_URL']}/{path}",
-        headers={"Authorization": f"Bearer {os.environ['MATON_API_KEY']}"},
-        json=body,
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["data"]
-
-
 def _delete(gateway: Gateway, pipeline: dlt.Pipeline) -> dict[str, Any]:
     """One record of each deletable table deleted in Pipedrive (on the simulator, while recording)."""
     deleted = {}
@@ -289,10 +274,10 @@ def test_catalog_full_then_incremental_run(
     renamed, archived = (
         row[0] for row in _query(pipeline, "select id from leads where not is_archived order by id limit 2")
     )
-    _write("PATCH", f"api/v1/leads/{renamed}", {"title": "Renamed by the catalog test"})
-    _write("PATCH", f"api/v1/leads/{archived}", {"is_archived": True})
-    (open_deal,) = _write("GET", "api/v2/deals?limit=1&status=open")
-    _write("PATCH", f"api/v2/deals/{open_deal['id']}", {"is_archived": True})
+    write_through_gateway("PATCH", f"api/v1/leads/{renamed}", {"title": "Renamed by the catalog test"})
+    write_through_gateway("PATCH", f"api/v1/leads/{archived}", {"is_archived": True})
+    (open_deal,) = write_through_gateway("GET", "api/v2/deals?limit=1&status=open")
+    write_through_gateway("PATCH", f"api/v2/deals/{open_deal['id']}", {"is_archived": True})
     deleted = _delete(gateway, pipeline)
     run_2 = len(sent)
 

@@ -5,7 +5,6 @@ Expected values come from what the API answered (the cassette), never from the c
 """
 
 import json
-import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,7 +12,6 @@ from typing import Any
 
 import dlt
 import pytest
-import requests
 from vcr.cassette import Cassette
 
 from pipedrive_source import pipedrive_source
@@ -21,7 +19,7 @@ from pipedrive_source.custom_fields import is_field_code
 from pipedrive_source.rate_limit import ReadSettings
 from pipedrive_source.settings import ENDPOINTS, FIELDS_ENDPOINTS
 from tests.e2e import oracle
-from tests.e2e.conftest import RequestCounter
+from tests.e2e.conftest import RequestCounter, write_through_gateway
 
 pytestmark = pytest.mark.vcr
 
@@ -147,20 +145,6 @@ def _check_custom_fields(pipeline: dlt.Pipeline, vcr: Cassette, run_1: int) -> N
     assert all(checked.values()), f"no custom field value of each type to check: {checked}"
 
 
-def _write(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A write through the same gateway and key as the source (recorded and replayed like the reads)."""
-    response = requests.request(
-        method,
-        f"{os.environ['SOURCES__PIPEDRIVE__BASE_URL']}/{path}",
-        headers={"Authorization": f"Bearer {os.environ['MATON_API_KEY']}"},
-        json=body,
-        timeout=30,
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 def _mutate(pipeline: dlt.Pipeline) -> tuple[list[int], int, int, tuple[int, int]]:
     """Two deals renamed, one deleted, one created, a person's e-mails emptied and another's replaced, through
     the API: the ids touched."""
@@ -169,17 +153,19 @@ def _mutate(pipeline: dlt.Pipeline) -> tuple[list[int], int, int, tuple[int, int
     ]
     renamed, deleted = open_ids[:2], open_ids[2]
     for deal_id in renamed:
-        _write("PATCH", f"api/v2/deals/{deal_id}", {"title": RENAMED})
-    _write("DELETE", f"api/v2/deals/{deleted}")
-    created = _write("POST", "api/v2/deals", {"title": CREATED, "value": 1234.5, "currency": "EUR"})
+        write_through_gateway("PATCH", f"api/v2/deals/{deal_id}", {"title": RENAMED})
+    write_through_gateway("DELETE", f"api/v2/deals/{deleted}")
+    created = write_through_gateway(
+        "POST", "api/v2/deals", {"title": CREATED, "value": 1234.5, "currency": "EUR"}
+    )
     emptied, replaced = (
         row[0]
         for row in _query(
             pipeline, "select id from persons where json_array_length(emails) > 1 order by id limit 2"
         )
     )
-    _write("PATCH", f"api/v2/persons/{emptied}", {"emails": []})
-    _write("PATCH", f"api/v2/persons/{replaced}", {"emails": NEW_EMAILS})
+    write_through_gateway("PATCH", f"api/v2/persons/{emptied}", {"emails": []})
+    write_through_gateway("PATCH", f"api/v2/persons/{replaced}", {"emails": NEW_EMAILS})
     return renamed, deleted, int(created["id"]), (emptied, replaced)
 
 
