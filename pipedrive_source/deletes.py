@@ -295,6 +295,9 @@ class Reconciliation:
             field = child.count_field
             if child.parent != self.table.name or field is None or field not in stored.column_names:
                 continue
+            if pa.types.is_null(stored.schema.field(field).type):
+                # never loaded: runs without the child table do not ask for its count (`counts_needed`)
+                continue
             both = stored.select([key, field]).join(
                 scanned.select([key, field]), key, join_type="inner", right_suffix="_now"
             )

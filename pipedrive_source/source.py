@@ -13,7 +13,7 @@ API reference: https://developers.pipedrive.com/docs/api/v1
 
 # No `from __future__ import annotations`: dlt reads the resource and config signatures at run time.
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +27,7 @@ from dlt.extract.incremental import Incremental
 from dlt.sources import DltResource
 
 from pipedrive_source.children.resources import child_resources
+from pipedrive_source.children.tables import CHILDREN
 from pipedrive_source.client import PipedriveClient
 from pipedrive_source.column_types import column_schema, entity_columns, parse_v1_timestamp
 from pipedrive_source.config import ConnectionSettings, resolve_connection
@@ -34,6 +35,7 @@ from pipedrive_source.custom_fields import CustomFieldMap
 from pipedrive_source.deletes import deletes_resources
 from pipedrive_source.pages import PageTables, concatenated
 from pipedrive_source.personal_data import PersonalData, PersonalDataMode, check_settings
+from pipedrive_source.selection import table_of
 from pipedrive_source.settings import (
     CURSOR_FIELD,
     CUSTOM_FIELDS_TABLE,
@@ -182,6 +184,26 @@ def _first_seen(pages: Iterable[Records], primary_key: str) -> Iterator[Records]
         yield fresh
 
 
+def counts_needed(params: Mapping[str, str], table: str) -> dict[str, str]:
+    """`params` asking only for the child counts (`include_fields`) that a selected child table uses.
+
+    The counts spare a child table one request per parent without children, but the server computes them
+    for every record of every page: a run without those child tables does not ask for them.
+    """
+    asked = params.get("include_fields")
+    if not asked:
+        return dict(params)
+    selected_tables = {table_of(resource) for resource in dlt.current.source().selected_resources.values()}
+    used = {
+        child.count_field
+        for child in CHILDREN
+        if child.parent == table and child.count_field and child.name in selected_tables
+    }
+    kept = [name for name in asked.split(",") if name in used]
+    rest = {key: value for key, value in params.items() if key != "include_fields"}
+    return {**rest, "include_fields": ",".join(kept)} if kept else rest
+
+
 def entity_resource(
     client: PipedriveClient,
     endpoint: Endpoint,
@@ -210,7 +232,9 @@ def entity_resource(
         pages: Iterator[Records] = (
             _records(endpoint, page)
             for params in endpoint.requests_params
-            for page in client.pages(endpoint.path, endpoint.pagination, {**params, **since})
+            for page in client.pages(
+                endpoint.path, endpoint.pagination, {**counts_needed(params, endpoint.table), **since}
+            )
         )
         if len(endpoint.requests_params) > 1:
             # a mail thread can sit in several folders: each record once
