@@ -128,6 +128,9 @@ def scan_request(endpoint: Endpoint) -> tuple[Pagination, dict[str, str]]:
     delete during the scan can shift: the ids a v1 scan misses are checked one by one (`confirmed_gone`).
     """
     params = dict(endpoint.requests_params[0])
+    if counts := COUNT_FIELDS.get(endpoint.table):
+        # compared with the stored ones: a changed count queues the parent's children (`_queue_recounted`)
+        params["include_fields"] = ",".join(counts)
     if endpoint.api_version == "v2":
         params.update(sort_by="id", sort_direction="asc")
         return "cursor", params
@@ -296,7 +299,7 @@ class Reconciliation:
             if child.parent != self.table.name or field is None or field not in stored.column_names:
                 continue
             if pa.types.is_null(stored.schema.field(field).type):
-                # never loaded: runs without the child table do not ask for its count (`counts_needed`)
+                # never loaded: runs without the child table do not ask for its count (`source.with_counts`)
                 continue
             both = stored.select([key, field]).join(
                 scanned.select([key, field]), key, join_type="inner", right_suffix="_now"

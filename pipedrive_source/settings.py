@@ -127,22 +127,17 @@ MAIL_FOLDERS = ("inbox", "drafts", "sent", "archive")
 # records updated while the run reads move behind the cursor where the same run picks them up again.
 _V2_CHANGES = {"sort_by": "update_time", "sort_direction": "asc"}
 
+# Without `status` the deal lists omit deleted deals; with `deleted` they return those deleted in the last
+# 30 days (Pipedrive purges them after that), which then land with `is_deleted = true`.
+_DEAL_LISTS = MappingProxyType({**_V2_CHANGES, "status": "open,won,lost,deleted"})
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "deals",
         "api/v2/deals",
         "cursor",
         incremental=True,
-        # Without `status` the list omits deleted deals; with `deleted` it returns those deleted in the last
-        # 30 days (Pipedrive purges them after that), which then land with `is_deleted = true`.
-        # The counts spare the child tables a request for each deal without followers or participants.
-        params=MappingProxyType(
-            {
-                **_V2_CHANGES,
-                "status": "open,won,lost,deleted",
-                "include_fields": "followers_count,participants_count",
-            }
-        ),
+        params=_DEAL_LISTS,
         fields_path="api/v2/dealFields",
     ),
     Endpoint(
@@ -150,7 +145,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api/v2/persons",
         "cursor",
         incremental=True,
-        params=MappingProxyType({**_V2_CHANGES, "include_fields": "followers_count"}),
+        params=MappingProxyType(_V2_CHANGES),
         fields_path="api/v2/personFields",
     ),
     Endpoint(
@@ -158,7 +153,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api/v2/organizations",
         "cursor",
         incremental=True,
-        params=MappingProxyType({**_V2_CHANGES, "include_fields": "followers_count"}),
+        params=MappingProxyType(_V2_CHANGES),
         fields_path="api/v2/organizationFields",
     ),
     Endpoint(
@@ -216,13 +211,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "api/v2/deals/archived",
         "cursor",
         incremental=True,
-        params=MappingProxyType(
-            {
-                **_V2_CHANGES,
-                "status": "open,won,lost,deleted",
-                "include_fields": "followers_count,participants_count",
-            }
-        ),
+        params=_DEAL_LISTS,
         fields_path="api/v2/dealFields",
         table_name="deals",
     ),

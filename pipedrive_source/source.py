@@ -184,24 +184,19 @@ def _first_seen(pages: Iterable[Records], primary_key: str) -> Iterator[Records]
         yield fresh
 
 
-def counts_needed(params: Mapping[str, str], table: str) -> dict[str, str]:
-    """`params` asking only for the child counts (`include_fields`) that a selected child table uses.
+def with_counts(params: Mapping[str, str], table: str) -> dict[str, str]:
+    """`params` asking for the counts (`include_fields`) that the selected child tables of `table` use.
 
-    The counts spare a child table one request per parent without children, but the server computes them
-    for every record of every page: a run without those child tables does not ask for them.
+    A count spares a child table one request per parent without children, but the server computes it for
+    every record of every page: a run without those child tables does not ask for it.
     """
-    asked = params.get("include_fields")
-    if not asked:
-        return dict(params)
     selected_tables = {table_of(resource) for resource in dlt.current.source().selected_resources.values()}
-    used = {
+    used = [
         child.count_field
         for child in CHILDREN
         if child.parent == table and child.count_field and child.name in selected_tables
-    }
-    kept = [name for name in asked.split(",") if name in used]
-    rest = {key: value for key, value in params.items() if key != "include_fields"}
-    return {**rest, "include_fields": ",".join(kept)} if kept else rest
+    ]
+    return {**params, "include_fields": ",".join(used)} if used else dict(params)
 
 
 def entity_resource(
@@ -233,7 +228,7 @@ def entity_resource(
             _records(endpoint, page)
             for params in endpoint.requests_params
             for page in client.pages(
-                endpoint.path, endpoint.pagination, {**counts_needed(params, endpoint.table), **since}
+                endpoint.path, endpoint.pagination, {**with_counts(params, endpoint.table), **since}
             )
         )
         if len(endpoint.requests_params) > 1:

@@ -23,15 +23,6 @@ from pipedrive_source.settings import NO_PARAMS, Pagination, Params
 MAX_PARENT_IDS = 100
 """The most parent ids `/api/v2/deals/products` and `/api/v2/deals/installments` take in one request."""
 
-COUNT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "deals": ("followers_count", "participants_count"),
-        "persons": ("followers_count",),
-        "organizations": ("followers_count",),
-    }
-)
-"""The `include_fields` each parent list asks for, so that parents without children cost no request."""
-
 Columns = Mapping[str, TColumnSchema]
 
 
@@ -102,7 +93,23 @@ class Child:
         return path, params
 
 
-_FOLLOWER: dict[str, TDataType] = {"user_id": "bigint", "add_time": "timestamp"}
+def _ids(*names: str) -> dict[str, TDataType]:
+    return {name: "bigint" for name in names}
+
+
+def _followers(parent: str, parent_key: str, count_field: str | None = "followers_count") -> Child:
+    """The followers of each `parent` record: v2 `/{parent}/{id}/followers`."""
+    return Child(
+        f"{parent[:-1]}_followers",
+        parent=parent,
+        parent_key=parent_key,
+        path=f"api/v2/{parent}/{{id}}/followers",
+        pagination="cursor",
+        columns=_columns(**_ids(parent_key), user_id="bigint", add_time="timestamp"),
+        shape=shapes.with_parent(parent_key),
+        count_field=count_field,
+    )
+
 
 DEAL_PRODUCT_COLUMNS = _columns(
     id="bigint",
@@ -155,16 +162,7 @@ CHILDREN: tuple[Child, ...] = (
         # the spec gives `deal_ids` no style here, unlike deal products: OpenAPI's default repeats the key
         repeat_ids=True,
     ),
-    Child(
-        "deal_followers",
-        parent="deals",
-        parent_key="deal_id",
-        path="api/v2/deals/{id}/followers",
-        pagination="cursor",
-        columns=_columns(deal_id="bigint", **_FOLLOWER),
-        shape=shapes.with_parent("deal_id"),
-        count_field="followers_count",
-    ),
+    _followers("deals", "deal_id"),
     Child(
         "deal_participants",
         parent="deals",
@@ -206,36 +204,10 @@ CHILDREN: tuple[Child, ...] = (
         # field changes only, custom fields' included
         params=MappingProxyType({"items": shapes.DEAL_CHANGE, "all_changes": "1"}),
     ),
-    Child(
-        "person_followers",
-        parent="persons",
-        parent_key="person_id",
-        path="api/v2/persons/{id}/followers",
-        pagination="cursor",
-        columns=_columns(person_id="bigint", **_FOLLOWER),
-        shape=shapes.with_parent("person_id"),
-        count_field="followers_count",
-    ),
-    Child(
-        "organization_followers",
-        parent="organizations",
-        parent_key="org_id",
-        path="api/v2/organizations/{id}/followers",
-        pagination="cursor",
-        columns=_columns(org_id="bigint", **_FOLLOWER),
-        shape=shapes.with_parent("org_id"),
-        count_field="followers_count",
-    ),
+    _followers("persons", "person_id"),
+    _followers("organizations", "org_id"),
     # The v2 products list has no `include_fields`: every product read costs one request.
-    Child(
-        "product_followers",
-        parent="products",
-        parent_key="product_id",
-        path="api/v2/products/{id}/followers",
-        pagination="cursor",
-        columns=_columns(product_id="bigint", **_FOLLOWER),
-        shape=shapes.with_parent("product_id"),
-    ),
+    _followers("products", "product_id", count_field=None),
     # `org_id` is required; the list is not paginated.
     Child(
         "organization_relationships",
@@ -262,3 +234,12 @@ CHILDREN: tuple[Child, ...] = (
 )
 
 CHILDREN_BY_NAME: Mapping[str, Child] = MappingProxyType({child.name: child for child in CHILDREN})
+
+COUNT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        parent: tuple(child.count_field for child in CHILDREN if child.parent == parent and child.count_field)
+        for parent in dict.fromkeys(child.parent for child in CHILDREN if child.count_field)
+    }
+)
+"""The counts (`include_fields`) of each parent list that spare its child tables a request per parent
+without children: `deals` -> `followers_count`, `participants_count`."""
