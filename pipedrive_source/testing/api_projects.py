@@ -66,20 +66,7 @@ def list_projects(archived: bool) -> Callable[[Request], Response]:
         table = acct.table("projects")
         codes, with_deleted = _project_statuses(req)
         conditions = _int_equal(table, [(name, req.int_arg(name)) for name in filters])
-        status_col, archived_col, deleted = table.attrs["status"], table.attrs["archived"], table.deleted
-        wanted = 1 if archived else 0
-
-        def keep(project_id: int) -> bool:
-            index = project_id - 1
-            if archived_col[index] != wanted:
-                return False
-            if deleted[index]:
-                if not with_deleted:
-                    return False
-            elif status_col[index] not in codes:
-                return False
-            return all(column[index] == value for column, value in conditions)
-
+        keep = api_v2.by_status(table, codes, with_deleted, archived, conditions)
         return _id_page(req, "projects", keep)
 
     return handler

@@ -91,6 +91,33 @@ def _deal_statuses(req: Request) -> tuple[set[int], bool]:
     return {STATUS_CODES[s] for s in statuses if s != "deleted"}, "deleted" in statuses
 
 
+def by_status(
+    table: EntityTable,
+    codes: set[int],
+    with_deleted: bool,
+    archived: bool,
+    conditions: list[tuple[Any, int]],
+) -> Callable[[int], bool]:
+    """Whether a record of a list with a status and an archive (deals, projects) is listed: in the archive or
+    not as asked, deleted only when asked for, otherwise of one of the status `codes`, and equal to every
+    `(column, value)` condition."""
+    status_col, archived_col, deleted = table.attrs["status"], table.attrs["archived"], table.deleted
+    wanted = 1 if archived else 0
+
+    def keep(record_id: int) -> bool:
+        index = record_id - 1
+        if archived_col[index] != wanted:
+            return False
+        if deleted[index]:
+            if not with_deleted:
+                return False
+        elif status_col[index] not in codes:
+            return False
+        return all(column[index] == value for column, value in conditions)
+
+    return keep
+
+
 def _predicate(req: Request, entity: str, table: EntityTable, archived: bool) -> Callable[[int], bool]:
     spec = LISTS[entity]
     conditions = [
@@ -101,21 +128,7 @@ def _predicate(req: Request, entity: str, table: EntityTable, archived: bool) ->
     deleted = table.deleted
     if entity == "deals":
         codes, with_deleted = _deal_statuses(req)
-        status_col, archived_col = table.attrs["status"], table.attrs["archived"]
-        wanted = 1 if archived else 0
-
-        def keep_deal(record_id: int) -> bool:
-            index = record_id - 1
-            if archived_col[index] != wanted:
-                return False
-            if deleted[index]:
-                if not with_deleted:
-                    return False
-            elif status_col[index] not in codes:
-                return False
-            return all(column[index] == value for column, value in conditions)
-
-        return keep_deal
+        return by_status(table, codes, with_deleted, archived, conditions)
     done = req.bool_arg("done") if entity == "activities" else None
     done_col = table.attrs["done"] if done is not None else None
 
