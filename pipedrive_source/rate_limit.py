@@ -1,9 +1,11 @@
 """One pace per Pipedrive account: a client-side requests/second limit and a slow-down read from the headers.
 
 Every request of a run, from every resource and thread, retries included, goes through the `AccountLimiter` of
-its account (base URL + credential + Maton connection). It enforces the Maton gateway's 10 requests/second per
-account with `pyrate-limiter`, and pauses every thread when Pipedrive's burst window (`x-ratelimit-*`, rolling
-2 s) is about to run out, so the connector slows down before a 429 rather than after.
+its account (base URL + credential + Maton connection). It takes a slot of its key's `Pace`, which enforces
+the Maton gateway's 10 requests/second with `pyrate-limiter` (Maton counts them per API key, so every
+connection of a key shares one pace), and pauses every thread when Pipedrive's burst window
+(`x-ratelimit-*`, rolling 2 s, per company) is about to run out, so the connector slows down before a 429
+rather than after.
 Limits: https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting and the Maton gateway's docs.
 """
 
@@ -40,6 +42,10 @@ rate-limited benchmark (`benchmarks/`); every 429 that still gets through widens
 
 MAX_SAFETY_MARGIN = 0.5
 """Each 429 that still gets through widens the margin by `SAFETY_MARGIN`, up to this."""
+
+CALM_REQUESTS = 600
+"""After this many requests without a 429 (a minute at 10/s) a widened margin narrows back by one step: one
+429 on a briefly busy machine then does not slow the rest of a long run down."""
 
 
 @configspec
@@ -153,10 +159,53 @@ def _number(value: str | None) -> float | None:
     return number if number is not None and math.isfinite(number) else None
 
 
+class Pace:
+    """The requests/second slots of one key, shared by every connection, resource and thread using it.
+
+    No bursts (`spacing`); the margin widens with each 429 that still gets through and narrows back after
+    `CALM_REQUESTS` calm requests.
+    """
+
+    def __init__(self, requests_per_second: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.requests_per_second = requests_per_second
+        self.margin = SAFETY_MARGIN
+        self._bucket = InMemoryBucket(spacing(requests_per_second, self.margin))
+        # the Limiter drops expired entries from the bucket in the background
+        self._limiter = Limiter(self._bucket)
+        self._sleep = sleep
+        # One thread at a time waits for the next slot; the others wait on this lock without waking up.
+        # Without it every waiting thread wakes at each slot and competes for the CPU with the one that got
+        # it, delaying its request by up to a few hundred ms: enough for 11 to reach the gateway in a second.
+        self._queue = threading.Lock()
+        self._calm = 0
+
+    def take(self) -> None:
+        """Wait for the next slot and take it."""
+        with self._queue:
+            # Not the limiter's blocking mode: after a sleep it stamps the slot with the planned time, and a
+            # thread that wakes late (busy CPU) then sends later than the bucket believes.
+            while not self._limiter.try_acquire("requests", blocking=False):
+                wait_ms = self._bucket.waiting(RateItem("requests", self._bucket.now()))
+                self._sleep(max(1, wait_ms if isinstance(wait_ms, int) else 1) / 1000)
+            self._calm += 1
+            if self._calm >= CALM_REQUESTS and self.margin > SAFETY_MARGIN:
+                self._set_margin(self.margin - SAFETY_MARGIN)
+
+    def widen(self) -> None:
+        """Space the slots wider after a 429: by one more `SAFETY_MARGIN`, up to `MAX_SAFETY_MARGIN`."""
+        with self._queue:
+            self._set_margin(min(MAX_SAFETY_MARGIN, self.margin + SAFETY_MARGIN))
+
+    def _set_margin(self, margin: float) -> None:
+        self.margin = max(SAFETY_MARGIN, margin)
+        self._calm = 0
+        self._bucket.rates = spacing(self.requests_per_second, self.margin)
+
+
 class AccountLimiter:
     """The pace of one account, shared by every thread that calls it.
 
-    `acquire()` blocks until a request may be sent: a slot of the requests/second limit, outside any pause
+    `acquire()` blocks until a request may be sent: a slot of the key's `Pace` (if any), outside any pause
     after a 429, and within the room Pipedrive's latest `x-ratelimit-*` headers leave in the burst window
     (when it is used up, until the window resets; then one request finds out how much room there is).
     `release()` takes the answer's status and headers.
@@ -167,27 +216,26 @@ class AccountLimiter:
         requests_per_second: float | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        pace: Pace | None = None,
     ) -> None:
         self.requests_per_second = requests_per_second
-        self.margin = SAFETY_MARGIN
-        self._bucket = (
-            InMemoryBucket(spacing(requests_per_second, self.margin)) if requests_per_second else None
-        )
-        # the Limiter drops expired entries from the bucket in the background
-        self._limiter = Limiter(self._bucket) if self._bucket is not None else None
+        if pace is None and requests_per_second:
+            pace = Pace(requests_per_second, sleep)
+        self.pace = pace
         self._clock = clock
         self._sleep = sleep
         self._changed = threading.Condition()
-        # One thread at a time waits for the next slot; the others wait on this lock without waking up.
-        # Without it every waiting thread wakes at each slot and competes for the CPU with the one that got
-        # it, delaying its request by up to a few hundred ms: enough for 11 to reach the gateway in a second.
-        self._queue = threading.Lock()
         self._paused_until = 0.0
         self._in_flight = 0
         self._room: int | None = 0
         """Requests the burst window still takes (None: no limit said); the first request finds out."""
         self._resets_at = 0.0
         self._probing = False
+
+    @property
+    def margin(self) -> float:
+        """How much wider than the limit requests are spaced now (0 without a requests/second limit)."""
+        return self.pace.margin if self.pace is not None else 0.0
 
     @property
     def paused_for(self) -> float:
@@ -199,9 +247,8 @@ class AccountLimiter:
         """Wait until a request may be sent."""
         while True:
             self._wait_out_pause()
-            if self._limiter is not None:
-                with self._queue:
-                    self._take_slot()
+            if self.pace is not None:
+                self.pace.take()
             with self._changed:
                 # a pause that began while this thread waited for its slot must hold it back too
                 if self._clock() >= self._paused_until and self._take_room():
@@ -221,7 +268,8 @@ class AccountLimiter:
             pause = retry_pause(status, headers)
             if pause > 0:
                 self._paused_until = max(self._paused_until, self._clock() + pause)
-                self._widen()
+                if self.pace is not None:
+                    self.pace.widen()
             self._changed.notify_all()
 
     def _take_room(self) -> bool:
@@ -239,40 +287,35 @@ class AccountLimiter:
         self._changed.wait(max(self._resets_at - now, 0.0) or BURST_WINDOW_SECONDS)
         return False
 
-    def _widen(self) -> None:
-        if self._bucket is None or self.requests_per_second is None or self.margin >= MAX_SAFETY_MARGIN:
-            return
-        self.margin = min(MAX_SAFETY_MARGIN, self.margin + SAFETY_MARGIN)
-        self._bucket.rates = spacing(self.requests_per_second, self.margin)
-
-    def _take_slot(self) -> None:
-        # Not the limiter's blocking mode: after a sleep it stamps the slot with the planned time, and a
-        # thread that wakes late (busy CPU) then sends later than the bucket believes.
-        assert self._limiter is not None and self._bucket is not None
-        while not self._limiter.try_acquire("requests", blocking=False):
-            wait_ms = self._bucket.waiting(RateItem("requests", self._bucket.now()))
-            self._sleep(max(1, wait_ms if isinstance(wait_ms, int) else 1) / 1000)
-
     def _wait_out_pause(self) -> None:
         while (wait := self.paused_for) > 0:
             self._sleep(wait)
 
 
+_PACES: dict[tuple[str, str, float], Pace] = {}
 _ACCOUNTS: dict[tuple[str, str, str, float | None], AccountLimiter] = {}
-_ACCOUNTS_LOCK = threading.Lock()
+_REGISTRY_LOCK = threading.Lock()
 
 
 def account_limiter(
     base_url: str, credential: str, connection_id: str | None, requests_per_second: float | None
 ) -> AccountLimiter:
-    """The limiter of an account, the same object for every client of the process that reads it."""
+    """The limiter of an account, the same object for every client of the process that reads it.
+
+    Accounts reached with the same key (Maton connections of one API key) share one `Pace`: Maton limits
+    requests per key. Each keeps its own pause and burst window: Pipedrive limits each company.
+    """
     # a digest, so that the registry holds no credential
     identity = hashlib.sha256(credential.encode()).hexdigest()
     key = (base_url, identity, connection_id or "", requests_per_second)
-    with _ACCOUNTS_LOCK:
+    with _REGISTRY_LOCK:
         limiter = _ACCOUNTS.get(key)
         if limiter is None:
-            limiter = _ACCOUNTS[key] = AccountLimiter(requests_per_second)
+            pace = None
+            if requests_per_second:
+                pace_key = (base_url, identity, requests_per_second)
+                pace = _PACES.get(pace_key) or _PACES.setdefault(pace_key, Pace(requests_per_second))
+            limiter = _ACCOUNTS[key] = AccountLimiter(requests_per_second, pace=pace)
         return limiter
 
 

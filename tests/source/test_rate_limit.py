@@ -16,8 +16,10 @@ from pipedrive_source.client import PipedriveClient
 from pipedrive_source.config import resolve_connection
 from pipedrive_source.rate_limit import (
     BURST_WINDOW_SECONDS,
+    CALM_REQUESTS,
     SAFETY_MARGIN,
     AccountLimiter,
+    Pace,
     account_limiter,
     burst_room,
     retry_pause,
@@ -120,6 +122,26 @@ def test_a_short_429_pauses_everyone_and_widens_the_margin() -> None:
     assert limiter.margin == pytest.approx(2 * SAFETY_MARGIN)
 
 
+def test_a_widened_margin_narrows_back_after_calm_requests() -> None:
+    fake = FakeTime()
+    limiter = AccountLimiter(1000.0, clock=fake.clock, sleep=fake.sleep, pace=Pace(1000.0, sleep=fake.sleep))
+    limiter.acquire()
+    limiter.release(429, {"retry-after": "1"})
+    limiter.acquire()
+    limiter.release(429, {"retry-after": "1"})
+    assert limiter.margin == pytest.approx(3 * SAFETY_MARGIN)
+
+    for _ in range(CALM_REQUESTS):
+        limiter.acquire()
+        limiter.release(200, {})
+    assert limiter.margin == pytest.approx(2 * SAFETY_MARGIN)
+
+    for _ in range(3 * CALM_REQUESTS):
+        limiter.acquire()
+        limiter.release(200, {})
+    assert limiter.margin == pytest.approx(SAFETY_MARGIN)  # never below the base margin
+
+
 def test_no_more_than_the_rate_in_any_second_whatever_the_threads() -> None:
     limiter = AccountLimiter(20.0)
     sent: list[float] = []
@@ -150,6 +172,22 @@ def test_one_limiter_per_account() -> None:
     assert account_limiter("https://api.maton.ai/pipedrive", "key-1", None, 10.0) is first
     assert account_limiter("https://api.maton.ai/pipedrive", "key-2", None, 10.0) is not first
     assert account_limiter("https://api.maton.ai/pipedrive", "key-1", "conn", 10.0) is not first
+
+
+def test_connections_of_one_maton_key_share_its_pace_but_not_their_burst_windows() -> None:
+    # Maton counts requests per API key; Pipedrive's burst window and its 429 pauses are per company
+    one = account_limiter("https://api.maton.ai/pipedrive", "shared-key", "connection-a", 10.0)
+    other = account_limiter("https://api.maton.ai/pipedrive", "shared-key", "connection-b", 10.0)
+    elsewhere = account_limiter("https://api.maton.ai/pipedrive", "another-key", "connection-a", 10.0)
+
+    assert one is not other
+    assert one.pace is other.pace
+    assert elsewhere.pace is not one.pace
+
+    one.acquire()
+    one.release(429, {"retry-after": "1"})
+    assert one.paused_for > 0 and other.paused_for == 0
+    assert other.margin == pytest.approx(2 * SAFETY_MARGIN)  # the key's pace widened for both
 
 
 def test_every_attempt_waits_for_the_limiter_retries_included(fake: FakePipedrive) -> None:
