@@ -14,6 +14,7 @@ def cli() -> None:
 def main() -> None:
     from pipedrive_source.cli import (  # noqa: F401
         check,
+        connections,
         run,
         simulate,  # noqa: F401
     )

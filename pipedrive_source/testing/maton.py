@@ -103,6 +103,9 @@ class Connections:
         self.activate_after_polls = activate_after_polls
         self._lock = threading.RLock()
         self._items: list[Connection] = []
+        # Ids and accounts come from a creation counter, not the list's length: after a delete, the next
+        # connection created must not take the id of one still listed.
+        self._created = count
         for index in range(count):
             created = REFERENCE_INSTANT - (count - index) * 86400 * 30 + index * 3607.25
             self._items.append(self._new(index, "ACTIVE", created, "OAUTH2"))
@@ -159,7 +162,8 @@ class Connections:
     def create(self, method: str = "OAUTH2") -> Connection:
         with self._lock:
             now = time.time()
-            connection = self._new(len(self._items), "PENDING", now, method)
+            connection = self._new(self._created, "PENDING", now, method)
+            self._created += 1
             if self.activate_after_seconds is not None:
                 connection.activate_at = now + self.activate_after_seconds
             connection.activate_after_polls = self.activate_after_polls

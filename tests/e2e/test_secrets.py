@@ -19,6 +19,7 @@ BEARER = re.compile(r"Bearer\s+(?!REDACTED)\S+", re.IGNORECASE)
 HEADER_VALUE = r"{name}:\s*\n\s*-\s*(?!{redacted})(\S+)"
 GUARDED_HEADERS = ("authorization", "x-api-token", "maton-connection", "cookie")
 QUERY_SECRET = re.compile(r"[?&](?:api_token|access_token)=(?!REDACTED)[^&\s'\"]+")
+SESSION_TOKEN = re.compile(r"session_token=(?!REDACTED)[^&\s'\"]+")
 
 
 def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
@@ -29,6 +30,7 @@ def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
         pattern = HEADER_VALUE.format(name=re.escape(name), redacted=REDACTED)
         found += [f"{name} header" for _ in re.findall(pattern, text, re.IGNORECASE)]
     found += [f"query {match[:16]}..." for match in QUERY_SECRET.findall(text)]
+    found += [f"authorization link {match[:18]}..." for match in SESSION_TOKEN.findall(text)]
     return found
 
 
@@ -47,7 +49,7 @@ def test_no_cassette_holds_a_credential(cassette: Path) -> None:
 
 class _Echo(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = b'{"success": true, "data": []}'
+        body = b'{"connection": {"url": "https://connect.maton.ai/?session_token=5e9f0c2b7a"}}'
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("set-cookie", "session=cookie-secret-value")
