@@ -1,4 +1,5 @@
-"""`make_pipeline`: DuckDB memory settings (defaults under configured ones), `_dlt_load_id` on Arrow rows."""
+"""`make_pipeline`: DuckDB memory settings (defaults under configured ones), `_dlt_load_id` on Arrow rows;
+`run`: the DuckDB file held open during the load only."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
 import pytest
 
-from pipedrive_source.pipeline import DUCKDB_SETTINGS, make_pipeline
+from pipedrive_source.pipeline import DUCKDB_SETTINGS, make_pipeline, run
 
 
 @pytest.fixture
@@ -69,3 +71,40 @@ def test_arrow_rows_carry_the_load_id(workdir: Path):
     with pipeline.sql_client() as client:
         assert client.execute_sql("select _dlt_load_id from deals") == [(load_id,)]
     assert (workdir / "given.duckdb").exists()
+
+
+def test_run_loads_every_job_into_duckdb_and_leaves_the_file_closed(workdir: Path):
+    pipeline = make_pipeline("kept_open_test", pipelines_dir=str(workdir / "pipelines"))
+    tables = [
+        dlt.resource(
+            [pa.table({"id": [1, 2], "name": ["a", "b"]})],
+            name=name,
+            primary_key="id",
+            write_disposition="merge",
+        )
+        for name in ("deals", "persons", "stages")
+    ]
+
+    run(pipeline, dlt.source(lambda: tables, name="pipedrive")())
+    run(pipeline, dlt.source(lambda: tables[:1], name="pipedrive")())  # a second run on the same pipeline
+
+    # closed after the load: another process (here a read-only connection) can open the file
+    with duckdb.connect(str(workdir / "kept_open_test.duckdb"), read_only=True) as db:
+        counts = {
+            name: db.execute(f"select count(*) from pipedrive_data.{name}").fetchone()[0]
+            for name in ("deals", "persons", "stages")
+        }
+    assert counts == {"deals": 2, "persons": 2, "stages": 2}
+
+
+def test_run_into_another_destination_opens_no_duckdb_file(workdir: Path):
+    pipeline = make_pipeline(
+        "files_test",
+        destination=dlt.destinations.filesystem(str(workdir / "bucket")),
+        pipelines_dir=str(workdir / "pipelines"),
+    )
+
+    run(pipeline, dlt.source(lambda: [dlt.resource([{"id": 1}], name="deals")], name="pipedrive")())
+
+    assert list((workdir / "bucket").rglob("deals/*"))
+    assert not list(workdir.glob("*.duckdb"))
