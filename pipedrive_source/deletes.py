@@ -43,6 +43,7 @@ from pipedrive_source.client import PipedriveClient
 from pipedrive_source.errors import ConfigurationError, PipedriveHTTPError
 from pipedrive_source.pages import PageTables
 from pipedrive_source.settings import ENDPOINTS, Endpoint, Pagination
+from pipedrive_source.shared_layout import ACCOUNT_COLUMN
 
 IS_DELETED = "is_deleted"
 RECONCILED_AT_KEY = "reconciled_at"
@@ -168,21 +169,29 @@ class Destination:
     but neither works with the installed sqlglot and DuckDB 2 under dlt 1.31.
     """
 
-    def __init__(self, table: ReconciledTable, pipeline: dlt.Pipeline) -> None:
+    def __init__(
+        self, table: ReconciledTable, pipeline: dlt.Pipeline, connection_id: str | None = None
+    ) -> None:
         self.table = table
         self.pipeline = pipeline
         self.columns: dict[str, TColumnSchema] = dict(
             pipeline.default_schema.tables.get(table.name, {}).get("columns", {})
         )
+        # a table shared by several accounts (`shared_layout`): only the rows of the account read
+        self.account = (
+            f"{ACCOUNT_COLUMN} = {_literal(connection_id)}"
+            if connection_id is not None and ACCOUNT_COLUMN in self.columns
+            else "true"
+        )
 
     @classmethod
-    def of(cls, table: ReconciledTable) -> Destination | None:
+    def of(cls, table: ReconciledTable, connection_id: str | None = None) -> Destination | None:
         """The destination of the running pipeline; None before its first load (nothing to compare)."""
         pipeline = dlt.current.pipeline()
         if pipeline.default_schema_name is None:
             return None
         with _destination_lock:
-            return cls(table, pipeline)
+            return cls(table, pipeline, connection_id)
 
     def _query(
         self, select: str, where: str, convert: Callable[[list[dict[str, Any]]], pa.Table]
@@ -193,7 +202,8 @@ class Destination:
             name = client.make_qualified_table_name(self.table.name)
             chunks = []
             try:
-                with client.execute_query(f"select {select} from {name} where {where}") as cursor:
+                query = f"select {select} from {name} where ({where}) and {self.account}"
+                with client.execute_query(query) as cursor:
                     names = [column[0] for column in cursor.description]
                     while rows := cursor.fetchmany(ROWS_PER_CHUNK):
                         chunks.append(convert([dict(zip(names, row, strict=True)) for row in rows]))
@@ -276,7 +286,7 @@ class Reconciliation:
 
     def run(self) -> Iterator[pa.Table]:
         """The vanished rows flagged deleted; also queues the children of parents whose counts changed."""
-        destination = Destination.of(self.table)
+        destination = Destination.of(self.table, self.client.settings.connection_id)
         stored = destination.live(self.count_fields) if destination is not None else None
         if stored is None or stored.num_rows == 0 or destination is None:
             return

@@ -9,6 +9,7 @@ expired grant).
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -392,3 +393,22 @@ def find_cause(exc: BaseException) -> BaseException:
             return current
         current = current.__cause__ or current.__context__
     return exc
+
+
+SECRET_ENV = (
+    "MATON_API_KEY",
+    "SOURCES__PIPEDRIVE__MATON_API_KEY",
+    "SOURCES__PIPEDRIVE__API_TOKEN",
+    "SOURCES__PIPEDRIVE__ACCESS_TOKEN",
+)
+
+
+def message_for(exc: BaseException) -> str:
+    """The one-paragraph message for a failure: ours when we know the cause, else dlt's own words."""
+    cause = find_cause(exc)
+    if isinstance(cause, PipedriveError):
+        return str(cause)
+    if isinstance(cause, RequestException) and getattr(cause, "response", None) is None:
+        return str(connection_failed(cause, attempts=1))
+    # dlt masks the secrets it knows; the environment's are masked here as a last guard.
+    return redact(f"{type(cause).__name__}: {cause}", (os.environ.get(name) for name in SECRET_ENV))

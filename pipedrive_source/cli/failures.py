@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import click
-from requests import RequestException
 
-from pipedrive_source.errors import PipedriveError, connection_failed, find_cause, redact
-
-SECRET_ENV = (
-    "MATON_API_KEY",
-    "SOURCES__PIPEDRIVE__MATON_API_KEY",
-    "SOURCES__PIPEDRIVE__API_TOKEN",
-    "SOURCES__PIPEDRIVE__ACCESS_TOKEN",
-)
-
-
-def message_for(exc: BaseException) -> str:
-    """The message to show for a failed command: ours when we know the cause, else dlt's own words."""
-    cause = find_cause(exc)
-    if isinstance(cause, PipedriveError):
-        return str(cause)
-    if isinstance(cause, RequestException) and getattr(cause, "response", None) is None:
-        return str(connection_failed(cause, attempts=1))
-    # dlt masks the secrets it knows; the environment's are masked here as a last guard.
-    return redact(f"{type(cause).__name__}: {cause}", (os.environ.get(name) for name in SECRET_ENV))
+from pipedrive_source.errors import message_for
 
 
 @contextlib.contextmanager

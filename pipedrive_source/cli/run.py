@@ -2,7 +2,8 @@
 
 Exit codes: 0 loaded everything; 1 failed (the message says how to fix it); 2 wrong usage; 3 partial load:
 the run stopped early on the token budget, loaded what it had read and saved its state, and the next run
-continues from there.
+continues from there. With `--connections` (several accounts, `accounts.run_accounts`): 1 if any account
+failed (after the others loaded), else 3 if one stopped on the budget, else 0.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Mapping
+from typing import Any, Literal
 
 import click
 import dlt
@@ -17,10 +19,12 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import NormalizeInfo
 from dlt.extract import DltSource
 
+from pipedrive_source.accounts import ACCOUNT_LAYOUTS, AccountRun, check_accounts_settings, run_accounts
 from pipedrive_source.children.tables import CHILDREN
 from pipedrive_source.cli import cli
 from pipedrive_source.cli.failures import exit_on_failure
 from pipedrive_source.deletes import reconciling_deletes
+from pipedrive_source.errors import ConfigurationError
 from pipedrive_source.personal_data import PERSONAL_DATA_MODES
 from pipedrive_source.pipeline import make_pipeline
 from pipedrive_source.pipeline import run as run_in_steps
@@ -89,6 +93,84 @@ def summary(rows: Mapping[str, int], usage: Mapping[str, ResourceUsage]) -> list
 
 def _loaded_rows(normalized: NormalizeInfo) -> dict[str, int]:
     return {table: rows for table, rows in normalized.row_counts.items() if not table.startswith("_dlt")}
+
+
+def _connection_ids(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.strip().lower() == "all":
+        return "all"
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    if not ids:
+        raise click.BadParameter("name connection ids separated by commas, or all", param=param)
+    return ids
+
+
+def _report_account(account: AccountRun, destination: str, pipeline_name: str) -> None:
+    name = f"Account {account.connection_id}"
+    if account.error is not None:
+        click.echo(f"{name}: FAILED, nothing more loaded. {account.error}", err=True)
+        return
+    click.echo(
+        f"{name}: loaded {sum(account.rows.values()):,} rows into {destination} dataset "
+        f"{account.dataset_name!r} in {account.elapsed:.1f} s (pipeline {account.pipeline_name})"
+    )
+    for line in summary(account.rows, account.usage):
+        click.echo(line)
+    if account.stop_reason:
+        click.echo(f"{name}: partial load: {account.stop_reason}", err=True)
+
+
+def _run_accounts(
+    connection_ids: Any,
+    layout: str,
+    tables: tuple[str, ...],
+    destination: str,
+    dataset_name: str,
+    pipeline_name: str,
+    full_refresh: bool,
+    max_tokens: int | None,
+    progress: str,
+    personal_data: str | None,
+) -> None:
+    """`run --connections`: every account one after the other, a summary each, the exit code of all."""
+    source_kwargs = {"personal_data": personal_data} if personal_data else {}
+    refresh: Literal["drop_resources"] | None = "drop_resources" if full_refresh else None
+    try:
+        check_accounts_settings(layout, refresh, **source_kwargs)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    if tables:
+        # unknown names fail as usage errors before any account runs
+        _chosen(pipedrive_source(**source_kwargs), tables)
+    with exit_on_failure():
+        result = run_accounts(
+            connection_ids,
+            layout=layout,
+            destination=destination,
+            dataset_name=dataset_name,
+            pipeline_name=pipeline_name,
+            refresh=refresh,
+            tables=tables,
+            progress=PROGRESS[progress](),
+            max_tokens=max_tokens,
+            **source_kwargs,
+        )
+    for account in result.accounts:
+        _report_account(account, destination, pipeline_name)
+    if destination == "duckdb":
+        click.echo(f"Database: {pipeline_name}.duckdb")
+    if result.failed:
+        failed = ", ".join(account.connection_id for account in result.failed)
+        click.echo(
+            f"Error: {len(result.failed)} of {len(result.accounts)} accounts failed ({failed}); the others "
+            "are loaded. Fix what each message above says and run again: each account continues from its "
+            "own state.",
+            err=True,
+        )
+        raise SystemExit(1)
+    if result.stopped:
+        raise SystemExit(PARTIAL_LOAD)
 
 
 def _report(
@@ -161,6 +243,24 @@ def _report(
     "deleted in Pipedrive with is_deleted = true; otherwise every sources.pipedrive."
     "reconcile_deletes_every_days (default 7; 0 never).",
 )
+@click.option(
+    "--connections",
+    "connection_ids",
+    callback=_connection_ids,
+    metavar="all|ID[,ID...]",
+    help="Load several Pipedrive accounts (Maton connections), one after the other, each with its own "
+    "pipeline <pipeline-name>_<first 8 hex digits of the id> and state: `all` for every ACTIVE connection, "
+    "or comma-separated ids. Without it, one account is loaded (sources.pipedrive.connection_id or the "
+    "oldest active one).",
+)
+@click.option(
+    "--accounts-layout",
+    type=click.Choice(ACCOUNT_LAYOUTS),
+    default="datasets",
+    show_default=True,
+    help="With --connections: `datasets` loads each account into <dataset-name>_<8 hex digits>; `shared` "
+    "loads all into <dataset-name>, every table with a connection_id column in its primary key.",
+)
 def run(
     resources: tuple[str, ...],
     destination: str,
@@ -171,6 +271,8 @@ def run(
     progress: str | None,
     personal_data: str | None,
     reconcile_deletes: bool,
+    connection_ids: Any,
+    accounts_layout: str,
 ) -> None:
     """Load Pipedrive into DuckDB (or DESTINATION); the next run loads only what changed.
 
@@ -179,6 +281,21 @@ def run(
     """
     shown = progress or ("log" if sys.stderr.isatty() else "none")
     forced = reconciling_deletes() if reconcile_deletes else contextlib.nullcontext()
+    if connection_ids is not None:
+        with forced:
+            _run_accounts(
+                connection_ids,
+                accounts_layout,
+                resources,
+                destination,
+                dataset_name,
+                pipeline_name,
+                full_refresh,
+                max_tokens,
+                shown,
+                personal_data,
+            )
+        return
     with exit_on_failure(), track_usage(PROGRESS[shown](), token_cap=max_tokens) as usage, forced:
         source = pipedrive_source(**({"personal_data": personal_data} if personal_data else {}))
         if resources:
