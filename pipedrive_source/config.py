@@ -5,6 +5,7 @@ this module checks them up front so that a wrong setting fails with the fix befo
 """
 
 # No `from __future__ import annotations`: dlt reads the config signature at run time.
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,18 @@ from pipedrive_source.errors import ConfigurationError, Layer
 from pipedrive_source.settings import DEFAULT_BASE_URL
 
 MATON_HOST = urlsplit(DEFAULT_BASE_URL).netloc
+
+AIRFLOW_SECRETS_SETTING = "PROVIDERS__ENABLE_AIRFLOW_SECRETS"
+
+
+def without_airflow_secrets() -> None:
+    """Keep dlt from reading Airflow Variables in a process that is no Airflow task, unless configured.
+
+    Where Airflow is installed (`pipedrive-source[airflow]`), dlt looks up every setting in Airflow's
+    Variables too: its first lookup imports Airflow and opens Airflow's metadata database, 3 s and 100 MB
+    before the first request. The command line and the Dagster definitions never run inside Airflow.
+    """
+    os.environ.setdefault(AIRFLOW_SECRETS_SETTING, "false")
 
 
 @dataclass(frozen=True)

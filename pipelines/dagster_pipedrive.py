@@ -36,6 +36,7 @@ from dlt.common.destination import TDestinationReferenceArg
 
 from pipedrive_source import pipedrive_source
 from pipedrive_source.accounts import account_dataset, account_pipeline_name
+from pipedrive_source.config import without_airflow_secrets
 from pipedrive_source.pipeline import arrow_file_format, make_pipeline
 
 PIPELINE_NAME = "pipedrive"
@@ -123,6 +124,7 @@ def pipedrive_definitions(
     )
 
 
+without_airflow_secrets()
 defs = pipedrive_definitions(
     connection_ids=[
         part.strip() for part in os.environ.get("PIPEDRIVE_CONNECTION_IDS", "").split(",") if part.strip()

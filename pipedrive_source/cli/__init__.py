@@ -12,6 +12,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    from pipedrive_source.config import without_airflow_secrets
+
+    without_airflow_secrets()
     from pipedrive_source.cli import (  # noqa: F401
         check,
         connections,

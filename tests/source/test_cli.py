@@ -1,5 +1,8 @@
 """The `pipedrive-source` commands: output, exit codes and messages as a user sees them."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -109,3 +112,20 @@ def test_progress_of_a_run_on_stderr(
         assert result.stderr == ""
     else:
         assert shown in result.stderr
+
+
+def test_the_command_line_does_not_load_airflow_where_it_is_installed(clean_env: Path) -> None:
+    # the `test` extra installs Airflow: dlt would import it on its first config lookup (seconds, 100 MB)
+    probe = (
+        "import sys\n"
+        "sys.argv = ['pipedrive-source', 'check']\n"
+        "from pipedrive_source.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('airflow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROVIDERS__ENABLE_AIRFLOW_SECRETS"}
+
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+
+    assert "set MATON_API_KEY" in done.stderr  # it did look up its settings
+    assert done.stdout.strip().splitlines()[-1] == "False"
