@@ -16,7 +16,6 @@ from pipedrive_source.client import PipedriveClient
 from pipedrive_source.config import resolve_connection
 from pipedrive_source.rate_limit import (
     BURST_WINDOW_SECONDS,
-    CALM_REQUESTS,
     SAFETY_MARGIN,
     AccountLimiter,
     Pace,
@@ -124,19 +123,22 @@ def test_a_short_429_pauses_everyone_and_widens_the_margin() -> None:
 
 def test_a_widened_margin_narrows_back_after_calm_requests() -> None:
     fake = FakeTime()
-    limiter = AccountLimiter(1000.0, clock=fake.clock, sleep=fake.sleep, pace=Pace(1000.0, sleep=fake.sleep))
+    calm = 50
+    limiter = AccountLimiter(
+        1000.0, clock=fake.clock, sleep=fake.sleep, pace=Pace(1000.0, sleep=fake.sleep, calm_requests=calm)
+    )
     limiter.acquire()
     limiter.release(429, {"retry-after": "1"})
     limiter.acquire()
     limiter.release(429, {"retry-after": "1"})
     assert limiter.margin == pytest.approx(3 * SAFETY_MARGIN)
 
-    for _ in range(CALM_REQUESTS):
+    for _ in range(calm):
         limiter.acquire()
         limiter.release(200, {})
     assert limiter.margin == pytest.approx(2 * SAFETY_MARGIN)
 
-    for _ in range(3 * CALM_REQUESTS):
+    for _ in range(3 * calm):
         limiter.acquire()
         limiter.release(200, {})
     assert limiter.margin == pytest.approx(SAFETY_MARGIN)  # never below the base margin
