@@ -27,14 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import dlt
 from dlt.common.destination import TDestinationReferenceArg
 from dlt.extract.source import DltSource
 
 from pipedrive_source.config import settings_from_config
-from pipedrive_source.connections import MatonConnections
+from pipedrive_source.connections import MatonConnections, checked_connection_id
 from pipedrive_source.errors import ConfigurationError, message_for
-from pipedrive_source.pipeline import duckdb_credentials, make_pipeline, run
+from pipedrive_source.pipeline import duckdb_in_file, make_pipeline, run
 from pipedrive_source.progress import Progress, ResourceUsage, track_usage
 from pipedrive_source.selection import select_tables
 from pipedrive_source.shared_layout import shared_layout
@@ -57,6 +56,14 @@ def account_dataset(dataset_name: str, connection_id: str) -> str:
 def account_pipeline_name(pipeline_name: str, connection_id: str) -> str:
     """The pipeline (and so the incremental state) of one account, in either layout."""
     return f"{pipeline_name}_{account_alias(connection_id)}"
+
+
+def account_names(connection_id: str | None, pipeline_name: str, dataset_name: str) -> tuple[str, str]:
+    """The pipeline and dataset names of one account loaded into its own dataset; None (the key's default
+    connection, when no ids are configured) keeps the plain names."""
+    if connection_id is None:
+        return pipeline_name, dataset_name
+    return account_pipeline_name(pipeline_name, connection_id), account_dataset(dataset_name, connection_id)
 
 
 def account_schema_name(connection_id: str) -> str:
@@ -156,15 +163,7 @@ def connection_ids_of(connection_ids: Sequence[str] | Literal["all"]) -> list[st
                 "connections create` and open the URL it prints, then run again."
             )
         return found
-    checked = []
-    for connection_id in connection_ids:
-        try:
-            checked.append(str(uuid.UUID(connection_id.strip())))
-        except ValueError:
-            raise ConfigurationError(
-                f"{connection_id!r} is not a Maton connection id (a UUID such as "
-                "21fd90f9-5935-43cd-b6c8-bde9d915ca80): list them with `pipedrive-source connections list`."
-            ) from None
+    checked = [checked_connection_id(connection_id) for connection_id in connection_ids]
     if not checked:
         raise ConfigurationError("No connection id given: name one or more, or all.")
     return list(dict.fromkeys(checked))
@@ -192,19 +191,6 @@ def not_active(connection_ids: Sequence[str]) -> dict[str, str]:
                 f"({connection.url or 'see maton.ai'}) to finish connecting Pipedrive, or leave it out."
             )
     return problems
-
-
-def account_destination(
-    destination: TDestinationReferenceArg, pipeline_name: str
-) -> TDestinationReferenceArg:
-    """The destination of every account: DuckDB in one file `<pipeline_name>.duckdb` (dlt would name the
-    file after each account's pipeline), unless the configuration names a file."""
-    if destination != "duckdb":
-        return destination
-    credentials = duckdb_credentials()
-    if not credentials.database or credentials.database == ":pipeline:":
-        credentials.database = f"{pipeline_name}.duckdb"
-    return dlt.destinations.duckdb(credentials=credentials)
 
 
 def run_accounts(
@@ -248,13 +234,13 @@ def run_accounts(
     check_accounts_settings(layout, refresh, **source_kwargs)
     ids = connection_ids_of(connection_ids)
     problems = {} if connection_ids == "all" else not_active(ids)
-    shared_destination = account_destination(destination, pipeline_name)
+    shared_destination = duckdb_in_file(destination, f"{pipeline_name}.duckdb")
     names = tuple(tables)
     runs = []
     for connection_id in ids:
+        dataset = dataset_name if layout == "shared" else account_dataset(dataset_name, connection_id)
+        pipeline = account_pipeline_name(pipeline_name, connection_id)
         if connection_id in problems:
-            dataset = dataset_name if layout == "shared" else account_dataset(dataset_name, connection_id)
-            pipeline = account_pipeline_name(pipeline_name, connection_id)
             runs.append(AccountRun(connection_id, pipeline, dataset, error=problems[connection_id]))
             continue
         runs.append(
@@ -262,8 +248,8 @@ def run_accounts(
                 connection_id,
                 layout,
                 shared_destination,
-                dataset_name if layout == "shared" else account_dataset(dataset_name, connection_id),
-                account_pipeline_name(pipeline_name, connection_id),
+                dataset,
+                pipeline,
                 refresh,
                 pipelines_dir,
                 names,

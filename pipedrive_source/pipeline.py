@@ -102,6 +102,20 @@ def duckdb_credentials() -> DuckDbCredentials:
     return credentials
 
 
+def duckdb_in_file(destination: TDestinationReferenceArg, default_file: str) -> TDestinationReferenceArg:
+    """`destination` as given, except DuckDB by name: written to `default_file` unless dlt config names one.
+
+    dlt names the file after the pipeline, which would give every account its own file, or put it in an
+    Airflow task's temporary folder.
+    """
+    if destination != "duckdb":
+        return destination
+    credentials = duckdb_credentials()
+    if not credentials.database or credentials.database == ":pipeline:":
+        credentials.database = default_file
+    return dlt.destinations.duckdb(credentials=credentials)
+
+
 def run(
     pipeline: dlt.Pipeline, source: DltSource, refresh: Literal["drop_resources"] | None = None
 ) -> tuple[NormalizeInfo, LoadInfo]:

@@ -323,7 +323,9 @@ def account_limiter(
             pace = None
             if requests_per_second:
                 pace_key = (base_url, identity, requests_per_second)
-                pace = _PACES.get(pace_key) or _PACES.setdefault(pace_key, Pace(requests_per_second))
+                pace = _PACES.get(pace_key)
+                if pace is None:
+                    pace = _PACES[pace_key] = Pace(requests_per_second)
             limiter = _ACCOUNTS[key] = AccountLimiter(requests_per_second, pace=pace)
         return limiter
 

@@ -35,7 +35,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.destination import TDestinationReferenceArg
 
 from pipedrive_source import pipedrive_source
-from pipedrive_source.accounts import account_dataset, account_pipeline_name
+from pipedrive_source.accounts import account_names
 from pipedrive_source.config import without_airflow_secrets
 from pipedrive_source.pipeline import arrow_file_format, make_pipeline
 
@@ -56,13 +56,6 @@ class PipedriveTranslator(DagsterDltTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey([PIPELINE_NAME, str(data.resource.table_name)]), deps=[], group_name=PIPELINE_NAME
         )
-
-
-def account_names(partition_key: str, dataset_name: str) -> tuple[str, str]:
-    """The pipeline and dataset names of a partition; the default account keeps the plain names."""
-    if partition_key == DEFAULT_ACCOUNT:
-        return PIPELINE_NAME, dataset_name
-    return account_pipeline_name(PIPELINE_NAME, partition_key), account_dataset(dataset_name, partition_key)
 
 
 def table_specs(
@@ -95,11 +88,12 @@ def pipedrive_definitions(
         pool=POOL,
     )
     def pipedrive_tables(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        pipeline_name, account_dataset_name = account_names(context.partition_key, dataset_name)
+        connection_id = None if context.partition_key == DEFAULT_ACCOUNT else context.partition_key
+        pipeline_name, account_dataset_name = account_names(connection_id, PIPELINE_NAME, dataset_name)
         pipeline = make_pipeline(
             pipeline_name=pipeline_name, destination=destination, dataset_name=account_dataset_name
         )
-        account = {} if context.partition_key == DEFAULT_ACCOUNT else {"connection_id": context.partition_key}
+        account = {} if connection_id is None else {"connection_id": connection_id}
         yield from dlt.run(
             context=context,
             dlt_source=pipedrive_source(**account),

@@ -34,15 +34,13 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import dlt
 import pendulum
 from airflow.sdk import DAG, Variable
-from dlt.common.destination import TDestinationReferenceArg
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from pipedrive_source import pipedrive_source
-from pipedrive_source.accounts import account_dataset, account_pipeline_name
-from pipedrive_source.pipeline import arrow_file_format, duckdb_credentials, make_pipeline
+from pipedrive_source.accounts import account_names
+from pipedrive_source.pipeline import arrow_file_format, duckdb_in_file, make_pipeline
 
 PIPELINE_NAME = "pipedrive"
 
@@ -56,22 +54,6 @@ def connection_ids(setting: str | None) -> list[str | None]:
     return [str(connection_id).strip() for connection_id in ids if str(connection_id).strip()] or [None]
 
 
-def kept_destination(destination: str, duckdb_file: str) -> TDestinationReferenceArg:
-    """`destination` by name; DuckDB in a file that outlives the task unless dlt config names one."""
-    if destination != "duckdb":
-        return destination
-    credentials = duckdb_credentials()
-    credentials.database = credentials.database or duckdb_file
-    return dlt.destinations.duckdb(credentials=credentials)
-
-
-def account_names(connection_id: str | None, dataset_name: str) -> tuple[str, str]:
-    """The pipeline and dataset names of one account; the default account keeps the plain names."""
-    if connection_id is None:
-        return PIPELINE_NAME, dataset_name
-    return account_pipeline_name(PIPELINE_NAME, connection_id), account_dataset(dataset_name, connection_id)
-
-
 with DAG(
     dag_id="pipedrive",
     description="Pipedrive CRM into the warehouse, incrementally, one task group per account",
@@ -83,7 +65,7 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=10)},
     tags=["pipedrive", "dlt"],
 ) as dag:
-    destination = kept_destination(
+    destination = duckdb_in_file(
         Variable.get("pipedrive_destination", default="duckdb"),
         Variable.get(
             "pipedrive_duckdb_file",
@@ -92,7 +74,7 @@ with DAG(
     )
     dataset_name = Variable.get("pipedrive_dataset", default="pipedrive_data")
     for connection_id in connection_ids(Variable.get("pipedrive_connection_ids", default=None)):
-        pipeline_name, account_dataset_name = account_names(connection_id, dataset_name)
+        pipeline_name, account_dataset_name = account_names(connection_id, PIPELINE_NAME, dataset_name)
         # The group sets dlt's working folders: the pipeline must be made after it.
         tasks = PipelineTasksGroup(pipeline_name, use_data_folder=False, wipe_local_data=True)
         pipeline = make_pipeline(

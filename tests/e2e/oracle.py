@@ -5,11 +5,13 @@ Either way interaction `i` answers the test's request `i`, so a run's answers ar
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from vcr.cassette import Cassette
+
+from pipedrive_source.settings import Endpoint
 
 
 def _body(response: dict[str, Any]) -> Any:
@@ -40,6 +42,21 @@ def records(
     for body in answers(cassette, path, start, stop):
         for record in body.get("data") or []:
             found[record["id"]] = record
+    return found
+
+
+def endpoint_rows(
+    cassette: Cassette, endpoints: Iterable[Endpoint], start: int = 0, stop: int | None = None
+) -> dict[Any, dict[str, Any]]:
+    """The records the endpoints' lists answered in interactions start:stop, by primary key (the last
+    answer wins); for lists keyed otherwise than `id` or nesting their records (`data_key`)."""
+    found: dict[Any, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        for body in answers(cassette, endpoint.path, start, stop):
+            data = body.get("data") or []
+            if endpoint.data_key:
+                data = data.get(endpoint.data_key) or []
+            found.update((record[endpoint.primary_key], record) for record in data)
     return found
 
 

@@ -12,7 +12,6 @@ account A) like the reads, and replay the same. Expected rows come from the answ
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -39,13 +38,10 @@ from pipedrive_source.connections import MatonConnections
 from pipedrive_source.deletes import reconciling_deletes
 from tests.e2e import oracle
 from tests.e2e.conftest import (
-    RECORDING_KEY,
-    REPLAY_BASE_URL,
-    SEED,
     Gateway,
-    _configured,
     write_through_gateway,
 )
+from tests.e2e.test_children import small_account
 
 pytestmark = [pytest.mark.vcr, pytest.mark.simulator_only]
 
@@ -63,28 +59,9 @@ UNKNOWN_CONNECTION = str(uuid.uuid5(uuid.NAMESPACE_URL, "pipedrive-source/tests/
 
 @pytest.fixture
 def gateway(record_mode: str, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
-    """Two accounts behind one Maton key: the simulator while recording, the cassette in replay.
-
-    One extract worker and one request at a time, as in `test_children.small_account`: vcrpy loses
-    interactions recorded from several threads at once (kevin1024/vcrpy#849).
-    """
-    monkeypatch.setenv("SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND", "0")
-    monkeypatch.setenv("EXTRACT__WORKERS", "1")
-    lock = threading.Lock()
-    send = requests.adapters.HTTPAdapter.send
-
-    def one_at_a_time(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return send(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", one_at_a_time)
-    if record_mode == "none":
-        yield from _configured(Gateway(REPLAY_BASE_URL, RECORDING_KEY), monkeypatch)
-        return
-    from pipedrive_source.testing import simulator
-
-    with simulator(seed=SEED, deals=DEALS, connections=2, api_key=RECORDING_KEY, rate_limit=1000.0) as sim:
-        yield from _configured(Gateway(sim.base_url, sim.api_key, sim), monkeypatch)
+    """Two accounts behind one Maton key: the simulator while recording, the cassette in replay, one request
+    at a time (`test_children.small_account`)."""
+    yield from small_account(record_mode, monkeypatch, deals=DEALS, connections=2)
 
 
 def _slices(result: AccountsResult, start: int) -> list[tuple[int, int]]:

@@ -113,20 +113,6 @@ def _loaded(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {table: rows for table, rows in counts.items() if not table.startswith("_dlt")}
 
 
-def _api_rows(
-    cassette: Cassette, endpoints: Iterable[Endpoint], start: int = 0, stop: int | None = None
-) -> dict[Any, dict[str, Any]]:
-    """The records the API answered for the endpoints' lists in interactions start:stop, by primary key."""
-    found: dict[Any, dict[str, Any]] = {}
-    for endpoint in endpoints:
-        for body in oracle.answers(cassette, endpoint.path, start, stop):
-            data = body.get("data") or []
-            if endpoint.data_key:
-                data = data.get(endpoint.data_key) or []
-            found.update((record[endpoint.primary_key], record) for record in data)
-    return found
-
-
 def _tables(names: Iterable[str]) -> dict[str, list[Endpoint]]:
     tables: dict[str, list[Endpoint]] = {}
     for name in names:
@@ -143,7 +129,7 @@ def _check_tables_mirror_the_api(
     pipeline: dlt.Pipeline, vcr: Cassette, names: Iterable[str], start: int, stop: int | None
 ) -> None:
     for table, endpoints in _tables(names).items():
-        api = _api_rows(vcr, endpoints, start, stop)
+        api = oracle.endpoint_rows(vcr, endpoints, start, stop)
         assert api, f"the API returned no {table}"
         key = endpoints[0].primary_key
         assert _ids(pipeline, table, key) == set(api), table
@@ -205,8 +191,8 @@ def _check_full_load(pipeline: dlt.Pipeline, vcr: Cassette, run_1: int) -> None:
     columns = _columns(pipeline)
     assert {column: columns.get(column) for column in KEY_COLUMNS} == KEY_COLUMNS
 
-    leads = _api_rows(vcr, [ENDPOINTS_BY_NAME["leads"]], stop=run_1)
-    archived_leads = _api_rows(vcr, [ENDPOINTS_BY_NAME["archived_leads"]], stop=run_1)
+    leads = oracle.endpoint_rows(vcr, [ENDPOINTS_BY_NAME["leads"]], stop=run_1)
+    archived_leads = oracle.endpoint_rows(vcr, [ENDPOINTS_BY_NAME["archived_leads"]], stop=run_1)
     assert leads and archived_leads
     assert _ids(pipeline, "leads where is_archived") == set(archived_leads)
     _check_custom_fields_by_name(pipeline, vcr, "leads", "api/v2/dealFields", {**leads, **archived_leads})
@@ -214,13 +200,13 @@ def _check_full_load(pipeline: dlt.Pipeline, vcr: Cassette, run_1: int) -> None:
         c for t, c in columns if t == "leads"
     }
 
-    archived_deals = _api_rows(vcr, [ENDPOINTS_BY_NAME["archived_deals"]], stop=run_1)
+    archived_deals = oracle.endpoint_rows(vcr, [ENDPOINTS_BY_NAME["archived_deals"]], stop=run_1)
     assert _query(pipeline, "select count(*), count(*) filter (where is_archived) from deals") == [
         (len(archived_deals), len(archived_deals))
     ]
 
-    projects = _api_rows(vcr, [ENDPOINTS_BY_NAME["projects"]], stop=run_1)
-    archived_projects = _api_rows(vcr, [ENDPOINTS_BY_NAME["archived_projects"]], stop=run_1)
+    projects = oracle.endpoint_rows(vcr, [ENDPOINTS_BY_NAME["projects"]], stop=run_1)
+    archived_projects = oracle.endpoint_rows(vcr, [ENDPOINTS_BY_NAME["archived_projects"]], stop=run_1)
     assert archived_projects and not set(projects) & set(archived_projects)
     assert _ids(pipeline, "projects where archive_time is not null") == set(archived_projects)
     _check_custom_fields_by_name(
@@ -287,7 +273,7 @@ def test_catalog_full_then_incremental_run(
     _check_tables_mirror_the_api(pipeline, vcr, REPLACED, run_2, None)
     for table, record_id in deleted.items():
         endpoint = ENDPOINTS_BY_NAME[table]
-        still_listed = _api_rows(vcr, [endpoint], start=run_2).get(record_id)
+        still_listed = oracle.endpoint_rows(vcr, [endpoint], start=run_2).get(record_id)
         if still_listed is None:
             assert record_id not in _ids(pipeline, endpoint.table, endpoint.primary_key), table
         else:
@@ -319,7 +305,7 @@ def test_mail_threads_load_only_when_picked(
     pipeline.run(pipedrive_source().with_resources("mail_threads"))
 
     mail = ENDPOINTS_BY_NAME["mail_threads"]
-    api = _api_rows(vcr, [mail])
+    api = oracle.endpoint_rows(vcr, [mail])
     assert sent.to("api/v1/mailbox/mailThreads") >= 4, "every folder is read"
     assert _query(pipeline, "select count(*), count(distinct id) from mail_threads") == [(len(api), len(api))]
     some_id, some = next(iter(api.items()))
@@ -336,7 +322,7 @@ def test_mail_threads_load_only_when_picked(
 
     pipeline.run(pipedrive_source().with_resources("mail_threads"))
 
-    after = _api_rows(vcr, [mail], start=start)
+    after = oracle.endpoint_rows(vcr, [mail], start=start)
     assert _ids(pipeline, "mail_threads") == set(after)
     if thread_id in after:
         assert after[thread_id]["deleted_flag"] == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import dlt
 import pytest
-import requests.adapters
 from vcr.cassette import Cassette
 
 from pipedrive_source import pipedrive_source
@@ -37,6 +35,7 @@ from tests.e2e.conftest import (
     Gateway,
     RequestCounter,
     _configured,
+    one_request_at_a_time,
 )
 
 pytestmark = [pytest.mark.vcr, pytest.mark.simulator_only]
@@ -71,29 +70,27 @@ group by deal_id, stage_id
 """
 
 
-def small_account(record_mode: str, monkeypatch: pytest.MonkeyPatch, deals: int = DEALS) -> Iterator[Gateway]:
-    """The gateway of these tests: the simulator with `deals` deals while recording, the cassette in replay.
+def small_account(
+    record_mode: str, monkeypatch: pytest.MonkeyPatch, deals: int = DEALS, connections: int = 1
+) -> Iterator[Gateway]:
+    """The gateway of these tests: the simulator with `deals` deals per account (`connections` accounts
+    behind one key) while recording, the cassette in replay.
 
-    No client-side pacing. One extract worker and one request at a time: vcrpy loses interactions recorded
-    from several threads at once (kevin1024/vcrpy#849), and a run that stops on its token budget must stop
-    at the same request in replay.
+    No client-side pacing. One extract worker and one request at a time, in replay too: vcrpy loses
+    interactions recorded from several threads at once (kevin1024/vcrpy#849), and a run that stops on its
+    token budget must stop at the same request in replay.
     """
     monkeypatch.setenv("SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND", "0")
     monkeypatch.setenv("EXTRACT__WORKERS", "1")
-    lock = threading.Lock()
-    send = requests.adapters.HTTPAdapter.send
-
-    def one_at_a_time(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return send(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", one_at_a_time)
+    one_request_at_a_time(monkeypatch)
     if record_mode == "none":
         yield from _configured(Gateway(REPLAY_BASE_URL, RECORDING_KEY), monkeypatch)
         return
     from pipedrive_source.testing import simulator
 
-    with simulator(seed=SEED, deals=deals, api_key=RECORDING_KEY, rate_limit=1000.0) as sim:
+    with simulator(
+        seed=SEED, deals=deals, connections=connections, api_key=RECORDING_KEY, rate_limit=1000.0
+    ) as sim:
         yield from _configured(Gateway(sim.base_url, sim.api_key, sim), monkeypatch)
 
 

@@ -5,9 +5,7 @@ Expected rows come from the cassette (`tests.e2e.oracle`), never from the code u
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from vcr.cassette import Cassette
 
@@ -26,20 +24,6 @@ def tables() -> dict[str, list[Endpoint]]:
     for endpoint in ENDPOINTS:
         if endpoint.enabled_by_default:
             found.setdefault(endpoint.table, []).append(endpoint)
-    return found
-
-
-def api_rows(
-    cassette: Cassette, endpoints: Iterable[Endpoint], start: int = 0, stop: int | None = None
-) -> dict[Any, dict[str, Any]]:
-    """The records the lists answered in interactions start:stop, by primary key (the last answer wins)."""
-    found: dict[Any, dict[str, Any]] = {}
-    for endpoint in endpoints:
-        for body in oracle.answers(cassette, endpoint.path, start, stop):
-            data = body.get("data") or []
-            if endpoint.data_key:
-                data = data.get(endpoint.data_key) or []
-            found.update((record[endpoint.primary_key], record) for record in data)
     return found
 
 

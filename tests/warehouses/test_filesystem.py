@@ -25,7 +25,8 @@ from vcr.cassette import Cassette
 from pipedrive_source import pipedrive_source
 from pipedrive_source.pipeline import make_pipeline
 from tests.e2e.conftest import RequestCounter
-from tests.warehouses.answers import CREATED, NEW_EMAILS, RENAMED, api_rows, change_the_crm, tables
+from tests.e2e.oracle import endpoint_rows
+from tests.warehouses.answers import CREATED, NEW_EMAILS, RENAMED, change_the_crm, tables
 
 pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("gateway")]
 
@@ -89,13 +90,13 @@ def test_parquet_files_hold_the_crm_and_the_newest_row_per_id(
     run_1 = len(sent)
     for table, endpoints in tables().items():
         assert _files(bucket, table) and all(path.suffix == ".parquet" for path in _files(bucket, table))
-        api = api_rows(vcr, endpoints, stop=run_1)
+        api = endpoint_rows(vcr, endpoints, stop=run_1)
         assert _keys(_read(bucket, table), endpoints[0].primary_key) == sorted(api, key=str), table
     schemas = {table: _read(bucket, table).schema for table, _ in ARROW_TYPES}
     assert {(t, c): schemas[t].field(c).type for t, c in ARROW_TYPES} == ARROW_TYPES
     value = schemas["deals"].field("value").type
     assert pa.types.is_decimal(value), value
-    api_persons = api_rows(vcr, tables()["persons"], stop=run_1)
+    api_persons = endpoint_rows(vcr, tables()["persons"], stop=run_1)
     person_id, person = next((i, p) for i, p in sorted(api_persons.items()) if len(p.get("emails") or []) > 1)
     persons = {row["id"]: row for row in _read(bucket, "persons").to_pylist()}
     assert persons[person_id]["emails"] == person["emails"]
@@ -112,20 +113,22 @@ def test_parquet_files_hold_the_crm_and_the_newest_row_per_id(
         assert files_before[table] <= set(_files(bucket, table)), table
     for table in REPLACED:
         assert not files_before[table] & set(_files(bucket, table)), f"{table}: replaced"
-        api = api_rows(vcr, tables()[table], start=run_1)
+        api = endpoint_rows(vcr, tables()[table], start=run_1)
         assert _keys(_read(bucket, table), tables()[table][0].primary_key) == sorted(api, key=str), table
     new_files = sorted(set(_files(bucket, "deals")) - files_before["deals"])
     appended = pa.concat_tables([pq.read_table(path) for path in new_files], promote_options="default")
     changed = {*changes.renamed, changes.deleted, changes.created}
     # the changed deals, each once, among what the API answered (the re-read boundary deal is not loaded)
-    assert changed <= set(appended.column("id").to_pylist()) <= set(api_rows(vcr, tables()["deals"], run_1))
+    assert (
+        changed <= set(appended.column("id").to_pylist()) <= set(endpoint_rows(vcr, tables()["deals"], run_1))
+    )
     assert appended.num_rows == len(set(appended.column("id").to_pylist()))
     assert (
         _read(bucket, "deals").num_rows
-        == len(api_rows(vcr, tables()["deals"], stop=run_1)) + appended.num_rows
+        == len(endpoint_rows(vcr, tables()["deals"], stop=run_1)) + appended.num_rows
     )
     latest = _latest(bucket, "deals", "id, title, value, is_deleted, currency, update_time")
-    assert [row[0] for row in latest] == sorted(api_rows(vcr, tables()["deals"]))
+    assert [row[0] for row in latest] == sorted(endpoint_rows(vcr, tables()["deals"]))
     by_id = {row[0]: row[1:] for row in latest}
     assert [by_id[deal_id][:3] for deal_id in changes.renamed] == [(RENAMED, Decimal("99.25"), False)] * 2
     assert by_id[changes.deleted][2] is True

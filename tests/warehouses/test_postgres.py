@@ -27,11 +27,11 @@ from pipedrive_source.pipeline import make_pipeline
 from pipedrive_source.pipeline import run as run_pipeline
 from pipedrive_source.settings import ENDPOINTS
 from tests.e2e.conftest import RequestCounter
+from tests.e2e.oracle import endpoint_rows
 from tests.warehouses.answers import (
     CREATED,
     NEW_EMAILS,
     RENAMED,
-    api_rows,
     change_the_crm,
     custom_field_types,
     tables,
@@ -106,7 +106,7 @@ def _columns(postgres: Postgres) -> dict[tuple[str, str], str]:
 def _check_tables_mirror_the_api(postgres: Postgres, vcr: Cassette, stop: int | None) -> None:
     """Every table holds each record the API answered, once."""
     for table, endpoints in tables().items():
-        api = api_rows(vcr, endpoints, stop=stop)
+        api = endpoint_rows(vcr, endpoints, stop=stop)
         assert api, f"the API returned no {table}"
         key = endpoints[0].primary_key
         keys = [row[0] for row in _query(postgres, f"select {key} from {table}")]
@@ -145,12 +145,12 @@ def test_postgres_gets_the_crm_then_merges_changes(
     run_1 = len(sent)
     _check_tables_mirror_the_api(postgres, vcr, stop=run_1)
     _check_types(postgres, vcr, stop=run_1)
-    api_persons = api_rows(vcr, tables()["persons"], stop=run_1)
+    api_persons = endpoint_rows(vcr, tables()["persons"], stop=run_1)
     person_id, person = next((i, p) for i, p in sorted(api_persons.items()) if len(p.get("emails") or []) > 1)
     ((emails,),) = _query(postgres, f"select emails from persons where id = {person_id}")
     assert emails == person["emails"]  # jsonb reads back as the list the API sent
     deleted_before = {
-        i for i, deal in api_rows(vcr, tables()["deals"], stop=run_1).items() if deal["is_deleted"]
+        i for i, deal in endpoint_rows(vcr, tables()["deals"], stop=run_1).items() if deal["is_deleted"]
     }
     assert {row[0] for row in _query(postgres, "select id from deals where is_deleted")} == deleted_before
 
