@@ -2,14 +2,16 @@
 
 Every request of a run, from every resource and thread, retries included, goes through the `AccountLimiter` of
 its account (base URL + credential + Maton connection). It takes a slot of its key's `Pace`, which enforces
-the Maton gateway's 10 requests/second with `pyrate-limiter` (Maton counts them per API key, so every
-connection of a key shares one pace), and pauses every thread when Pipedrive's burst window
+the Maton gateway's 10 requests/second with a `pyrate-limiter` bucket (Maton counts them per API key, so every
+connection of a key shares one pace; each slot counts from when its request left, `sent_at`), and pauses
+every thread when Pipedrive's burst window
 (`x-ratelimit-*`, rolling 2 s, per company) is about to run out, so the connector slows down before a 429
 rather than after.
 Limits: https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting and the Maton gateway's docs.
 """
 
 # No `from __future__ import annotations`: dlt reads the configspec's annotations at run time.
+import bisect
 import hashlib
 import math
 import threading
@@ -20,11 +22,12 @@ from typing import Any
 from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.specs import BaseConfiguration
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, RateItem
+from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 from pipedrive_source.errors import ConfigurationError, Layer, parse_retry_after
+from pipedrive_source.sent_at import STAMPED_POOLS, sending
 
 MATON_REQUESTS_PER_SECOND = 10.0
 """The Maton gateway's limit per account; it answers 429 above it."""
@@ -36,9 +39,10 @@ LONGEST_PAUSE_SECONDS = 60.0
 """A 429 asking to wait longer is the daily budget: the run stops instead of pausing."""
 
 SAFETY_MARGIN = 0.05
-"""Requests are spaced 5% wider than the limit: the gateway counts them when they arrive, and a busy machine
-delays some by a few tens of ms between the client's clock and the gateway's. 5% gave no 429 in the
-rate-limited benchmark (`benchmarks/`); every 429 that still gets through widens it (below)."""
+"""Requests are spaced 5% wider than the limit (any ten in a row span 1.05 s): the gateway counts them when
+they arrive, and the network delays some more than others. Slots count from when their request left
+(`sent_at`), so what the margin covers is the way to the gateway, not the client's own delays. 5% gave no
+429 in the rate-limited benchmark (`benchmarks/`); every 429 that still gets through widens it (below)."""
 
 MAX_SAFETY_MARGIN = 0.5
 """Each 429 that still gets through widens the margin by `SAFETY_MARGIN`, up to this."""
@@ -111,19 +115,25 @@ def resolve_read_settings() -> ReadSettings:
         raise ConfigurationError(_SETTING_FIXES[exc.field_name].format(value=exc.field_value)) from None
 
 
+SHORTEST_INTERVAL = 0.8
+"""Two requests are never closer than this share of the plain interval (80 ms at 10/s): no bursts."""
+
+
 def spacing(requests_per_second: float, margin: float) -> list[Rate]:
-    """At most one request per interval of the plain rate, and `requests_per_second` less `margin` over a
-    window of about a second.
+    """`requests_per_second` less `margin` over a window of about a second, and never two requests closer
+    than `SHORTEST_INTERVAL` of the plain interval.
 
     No bursts: a burst's requests compete for the CPU and reach the gateway in a different order and
-    spread than they were sent. The wider window rather than a wider interval: a slot taken a little late
-    (busy CPU) then does not push back every slot after it. (Letting a slot follow a late one sooner than
-    the interval, to catch up, measured faster but let 11 requests reach the gateway within a second.)
+    spread than they were sent. The window rather than a fixed interval sets the pace: a thread wakes a few
+    ms after its slot (the operating system, the GIL), and with a fixed interval every late slot pushed
+    back every slot after it, which cost 5% of the pace (110 ms between requests instead of 105 in the
+    rate-limited 200,000-deal benchmark). Under the window, a slot after a late one comes a little sooner,
+    and any ten requests in a row still span a second and the margin.
     """
     per_request = int(Duration.SECOND) / requests_per_second
     window = max(2, round(requests_per_second))
     return [
-        Rate(1, max(1, round(per_request))),
+        Rate(1, max(1, round(per_request * SHORTEST_INTERVAL))),
         Rate(window, max(1, round(window * per_request * (1 + margin)))),
     ]
 
@@ -162,11 +172,34 @@ def _number(value: str | None) -> float | None:
     return number if number is not None and math.isfinite(number) else None
 
 
+class SentTimes(InMemoryBucket):
+    """pyrate-limiter's in-memory bucket, whose items can move to the time their request actually left."""
+
+    def restamp(self, item: RateItem, timestamp: int) -> None:
+        """Move `item` to `timestamp`, if it is later (the item stays if it left the bucket already)."""
+        with self._lock:
+            if timestamp <= item.timestamp:
+                return
+            for index in range(len(self.items) - 1, -1, -1):
+                if self.items[index] is item:
+                    del self.items[index]
+                    break
+            else:
+                return
+            item.timestamp = timestamp
+            self.items.insert(bisect.bisect_right(self.items, timestamp, key=_timestamp), item)
+
+
+def _timestamp(item: RateItem) -> int:
+    return item.timestamp
+
+
 class Pace:
     """The requests/second slots of one key, shared by every connection, resource and thread using it.
 
     No bursts (`spacing`); the margin widens with each 429 that still gets through and narrows back after
-    `calm_requests` calm requests.
+    `calm_requests` calm requests. A slot counts from when its request left (`sent`), not from when it was
+    taken: a request held up in between must not reach the gateway closer to the next ten than the pace.
     """
 
     def __init__(
@@ -178,9 +211,7 @@ class Pace:
         self.requests_per_second = requests_per_second
         self.calm_requests = calm_requests
         self.margin = SAFETY_MARGIN
-        self._bucket = InMemoryBucket(spacing(requests_per_second, self.margin))
-        # the Limiter drops expired entries from the bucket in the background
-        self._limiter = Limiter(self._bucket)
+        self._bucket = SentTimes(spacing(requests_per_second, self.margin))
         self._sleep = sleep
         # One thread at a time waits for the next slot; the others wait on this lock without waking up.
         # Without it every waiting thread wakes at each slot and competes for the CPU with the one that got
@@ -188,17 +219,28 @@ class Pace:
         self._queue = threading.Lock()
         self._calm = 0
 
-    def take(self) -> None:
-        """Wait for the next slot and take it."""
+    def take(self) -> RateItem:
+        """Wait for the next slot and take it; returns the slot, for `sent`."""
         with self._queue:
-            # Not the limiter's blocking mode: after a sleep it stamps the slot with the planned time, and a
-            # thread that wakes late (busy CPU) then sends later than the bucket believes.
-            while not self._limiter.try_acquire("requests", blocking=False):
-                wait_ms = self._bucket.waiting(RateItem("requests", self._bucket.now()))
+            while True:
+                # Not pyrate's blocking mode: after a sleep it stamps the slot with the planned time, and a
+                # thread that wakes late (busy CPU) then sends later than the bucket believes.
+                now = self._bucket.now()
+                slot = RateItem("requests", now)
+                if self._bucket.put(slot):
+                    break
+                wait_ms = self._bucket.waiting(slot)
                 self._sleep(max(1, wait_ms if isinstance(wait_ms, int) else 1) / 1000)
+            # the slots older than every window are of no more use
+            self._bucket.leak(now)
             self._calm += 1
             if self._calm >= self.calm_requests and self.margin > SAFETY_MARGIN:
                 self._set_margin(self.margin - SAFETY_MARGIN)
+            return slot
+
+    def sent(self, slot: RateItem) -> None:
+        """The slot's request has left: count the slot from now."""
+        self._bucket.restamp(slot, self._bucket.now())
 
     def widen(self) -> None:
         """Space the slots wider after a 429: by one more `SAFETY_MARGIN`, up to `MAX_SAFETY_MARGIN`."""
@@ -252,17 +294,21 @@ class AccountLimiter:
         with self._changed:
             return max(0.0, self._paused_until - self._clock())
 
-    def acquire(self) -> None:
-        """Wait until a request may be sent."""
+    def acquire(self) -> RateItem | None:
+        """Wait until a request may be sent; returns its slot of the pace (None without one), for `sent`."""
         while True:
             self._wait_out_pause()
-            if self.pace is not None:
-                self.pace.take()
+            slot = self.pace.take() if self.pace is not None else None
             with self._changed:
                 # a pause that began while this thread waited for its slot must hold it back too
                 if self._clock() >= self._paused_until and self._take_room():
                     self._in_flight += 1
-                    return
+                    return slot
+
+    def sent(self, slot: RateItem | None) -> None:
+        """The request of `slot` has left (see `Pace.sent`)."""
+        if slot is not None and self.pace is not None:
+            self.pace.sent(slot)
 
     def release(self, status: int | None, headers: Mapping[str, str]) -> None:
         """Count the request as answered (`status` None: no answer) and learn from the answer's headers."""
@@ -345,11 +391,17 @@ class PacedAdapter(HTTPAdapter):
         self.limiter = limiter
         self.on_answer = on_answer
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        # connections that say when a request has been written (`sent_at`)
+        self.poolmanager.pool_classes_by_scheme = STAMPED_POOLS
+
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        self.limiter.acquire()
+        slot = self.limiter.acquire()
         response: Response | None = None
         try:
-            response = super().send(request, *args, **kwargs)
+            with sending(lambda: self.limiter.sent(slot)):
+                response = super().send(request, *args, **kwargs)
             return response
         finally:
             if response is None:

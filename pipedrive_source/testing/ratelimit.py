@@ -8,10 +8,10 @@ multiplier x seats.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 BURST_WINDOW_SECONDS = 2.0
@@ -36,6 +36,10 @@ class LimitClock:
         frozen = self._frozen
         return time.monotonic() if frozen is None else frozen
 
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
     def freeze(self) -> None:
         """Stop the clock at the current instant."""
         self._frozen = time.monotonic()
@@ -56,34 +60,40 @@ class LimitClock:
 
 
 class SlidingWindow:
-    """At most `limit` accepted events in any `window` seconds."""
+    """At most `limit` accepted events in any `window` seconds.
+
+    Events may come slightly out of order (a request that arrived first can be handled second): they are
+    kept sorted, and an event counts against the events of the `window` seconds up to its own time.
+    """
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self._events: deque[float] = deque()
+        self._events: list[float] = []
 
-    def _expire(self, now: float) -> None:
-        while self._events and self._events[0] <= now - self.window:
-            self._events.popleft()
+    def _in_window(self, now: float) -> tuple[int, int]:
+        """The index range of the events in `(now - window, now]`, after dropping the long-expired ones."""
+        # one window more is kept, for an event handled after a later one
+        del self._events[: bisect.bisect_right(self._events, now - 2 * self.window)]
+        return bisect.bisect_right(self._events, now - self.window), bisect.bisect_right(self._events, now)
 
     def try_hit(self, now: float) -> bool:
-        self._expire(now)
-        if len(self._events) >= self.limit:
+        low, high = self._in_window(now)
+        if high - low >= self.limit:
             return False
-        self._events.append(now)
+        self._events.insert(high, now)
         return True
 
     def remaining(self, now: float) -> int:
-        self._expire(now)
-        return max(0, self.limit - len(self._events))
+        low, high = self._in_window(now)
+        return max(0, self.limit - (high - low))
 
     def reset_in(self, now: float) -> int:
         """Whole seconds until the oldest event leaves the window (the window length when empty)."""
-        self._expire(now)
-        if not self._events:
+        low, high = self._in_window(now)
+        if low == high:
             return math.ceil(self.window)
-        return max(1, math.ceil(self._events[0] + self.window - now))
+        return max(1, math.ceil(self._events[low] + self.window - now))
 
 
 @dataclass
@@ -166,9 +176,14 @@ class KeyRateLimiter:
         self._windows: dict[str, SlidingWindow] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
+    def allow(self, key: str, arrived: float | None = None) -> bool:
+        """Whether a request of `key` arriving at `arrived` (None: now) is within the limit; counts it if so.
+
+        A frozen clock (tests) is used rather than arrival times.
+        """
         if not self.rate:
             return True
+        now = self.clock() if arrived is None or self.clock.frozen else arrived
         with self._lock:
             window = self._windows.setdefault(key, SlidingWindow(max(1, int(self.rate)), 1.0))
-            return window.try_hit(self.clock())
+            return window.try_hit(now)

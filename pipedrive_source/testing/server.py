@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pipedrive_source.testing.arrival import next_arrival, stamp_arrivals
 from pipedrive_source.testing.errors import UNAUTHORIZED_BODY
 from pipedrive_source.testing.faults import Faults
 from pipedrive_source.testing.maton import (
@@ -104,9 +105,14 @@ class Gateway:
     """429 answers of Maton's own rate limit."""
     _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def maton_allows(self, key: str) -> bool:
-        """Whether Maton's rate limit lets this key's request through (a refusal is counted)."""
-        if self.maton_limiter.allow(key):
+    def maton_allows(self, key: str, arrived: float | None = None) -> bool:
+        """Whether Maton's rate limit lets this key's request through (a refusal is counted).
+
+        Args:
+            key: the Maton API key.
+            arrived: when the request arrived (`time.monotonic()`); None: now.
+        """
+        if self.maton_limiter.allow(key, arrived):
             return True
         with self._counting:
             self.maton_refusals += 1
@@ -137,6 +143,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     # (~40 ms on Linux) between them.
     disable_nagle_algorithm = True
     gateway: Gateway
+    arrived: float | None = None
+    """When the request being handled arrived (`arrival.next_arrival`); None where the kernel does not say."""
+
+    def handle_one_request(self) -> None:
+        # HTTP clients wait for each answer before sending the next request on a connection, so nothing is
+        # buffered here between requests and the peek sees the next request's first packet.
+        stamped = getattr(self.server, "stamps_arrivals", False)
+        self.arrived = next_arrival(self.connection) if stamped else None
+        super().handle_one_request()
 
     def version_string(self) -> str:
         return self.server_version
@@ -204,7 +219,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         key = bearer_key(self.headers)
         if key != gateway.api_key:
             return maton_error(401, "UNAUTHORIZED", "Invalid or missing Maton API key")
-        if not gateway.maton_allows(key):
+        if not gateway.maton_allows(key, self.arrived):
             return maton_error(429, "RATE_LIMITED", "Too many requests", {"Retry-After": "1"})
         return connections_api(gateway.connections, self.command, path, query, body)
 
@@ -215,7 +230,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         key = bearer_key(self.headers)
         if key != gateway.api_key:
             return "maton", None, maton_error(401, "UNAUTHORIZED", "Invalid or missing Maton API key")
-        if not gateway.maton_allows(key):
+        if not gateway.maton_allows(key, self.arrived):
             limited = maton_error(
                 429,
                 "RATE_LIMITED",
@@ -298,11 +313,18 @@ class SimulatorServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    stamps_arrivals = False
+    """Whether the kernel stamps what the connections receive (`arrival.stamp_arrivals`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(*args, **kwargs)
+
+    def server_bind(self) -> None:
+        super().server_bind()
+        # accepted connections inherit the option, from their first packet on
+        self.stamps_arrivals = stamp_arrivals(self.socket)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:

@@ -168,6 +168,28 @@ def test_no_more_than_the_rate_in_any_second_whatever_the_threads() -> None:
     assert sent[-1] - sent[0] >= (48 - 20) / 20
 
 
+def test_a_late_slot_does_not_slow_the_pace_down() -> None:
+    """A thread that wakes a few ms after its slot (busy machine) does not push back every slot after it."""
+    pace = Pace(10.0, sleep=lambda seconds: time.sleep(seconds + 0.02))
+    started = time.monotonic()
+    for _ in range(31):
+        pace.sent(pace.take())
+    # three windows of ten at 10 requests/second less the margin (3.15 s); 20 ms late each would be 3.7 s
+    assert 3.1 < time.monotonic() - started < 3.45
+
+
+def test_a_request_held_up_after_its_slot_counts_from_when_it_left() -> None:
+    pace = Pace(10.0)
+    first = pace.take()
+    taken = time.monotonic()
+    time.sleep(0.3)  # held up between its slot and the socket (the GIL, a garbage collection)
+    pace.sent(first)
+    for _ in range(10):
+        pace.sent(pace.take())
+    # the tenth after it waits for a second and the margin after it left, not after its slot
+    assert time.monotonic() - taken >= 0.3 + 1.0 + SAFETY_MARGIN - 0.01
+
+
 def test_one_limiter_per_account() -> None:
     first = account_limiter("https://api.maton.ai/pipedrive", "key-1", None, 10.0)
 
@@ -200,9 +222,9 @@ def test_every_attempt_waits_for_the_limiter_retries_included(fake: FakePipedriv
     waits: list[float] = []
     acquire = client.limiter.acquire
 
-    def counted() -> None:
+    def counted() -> Any:
         waits.append(time.monotonic())
-        acquire()
+        return acquire()
 
     client.limiter.acquire = counted  # type: ignore[method-assign]
 
@@ -252,6 +274,26 @@ def test_parallel_resources_and_runs_of_one_account_get_no_429(
     assert len(statuses) > 20
     # both runs shared the 10 requests/second of the account
     assert elapsed >= (len(statuses) - 10) / 10
+
+
+def test_every_request_counts_from_when_it_left(sim: Any) -> None:
+    client = PipedriveClient(resolve_connection(base_url=sim.base_url, maton_api_key=SIM_KEY))
+    left: list[float] = []
+    sent = client.limiter.sent
+
+    def recorded(slot: Any) -> None:
+        assert slot is not None
+        left.append(time.monotonic())
+        sent(slot)
+
+    client.limiter.sent = recorded  # type: ignore[method-assign]
+    answered: list[float] = []
+    for _page in client.pages("api/v2/deals", "cursor", {"limit": "100"}):
+        answered.append(time.monotonic())
+
+    assert len(left) == len(sim.requests) == len(answered) > 10
+    # each request left before its answer came back, and after the previous answer
+    assert all(a < b < c for a, b, c in zip([0.0, *answered[:-1]], left, answered, strict=True))
 
 
 @pytest.fixture
