@@ -95,6 +95,10 @@ def test_run_loads_every_job_into_duckdb_and_leaves_the_file_closed(workdir: Pat
             for name in ("deals", "persons", "stages")
         }
     assert counts == {"deals": 2, "persons": 2, "stages": 2}
+    # the merge's staging copy is emptied once loaded: the database does not keep the last load twice
+    with duckdb.connect(str(workdir / "kept_open_test.duckdb"), read_only=True) as db:
+        staged = db.execute("select count(*) from pipedrive_data_staging.deals").fetchone()[0]
+    assert staged == 0
 
 
 def test_run_into_another_destination_opens_no_duckdb_file(workdir: Path):
