@@ -129,7 +129,7 @@ def run(
     Packages left over by an earlier failed run are normalized and loaded with this run's, in load order,
     as `pipeline.run()` would. Returns the normalize step's info (rows per table) and the load info.
     """
-    _import_in_background(LOAD_STEP_IMPORTS)
+    _import_in_background(LOAD_STEP_IMPORT)
     pipeline.extract(source, refresh=refresh, loader_file_format=arrow_file_format(pipeline))
     release_memory()
     normalized = pipeline.normalize()
@@ -139,17 +139,16 @@ def run(
     return normalized, loaded
 
 
-LOAD_STEP_IMPORTS = ("dlt.common.libs.sql_alchemy_compat",)
-"""Modules the load step imports on its way (dlt formats the credentials for the load info through
+LOAD_STEP_IMPORT = "dlt.common.libs.sql_alchemy_compat"
+"""A module the load step imports on its way (dlt formats the credentials for the load info through
 SQLAlchemy's URL where it is installed: 0.3 s): imported in the background while the extraction waits on the
 API's rate limit, instead of after it."""
 
 
-def _import_in_background(modules: tuple[str, ...]) -> None:
+def _import_in_background(module: str) -> None:
     def load() -> None:
-        for module in modules:
-            with suppress(ImportError):
-                importlib.import_module(module)
+        with suppress(ImportError):
+            importlib.import_module(module)
 
     threading.Thread(target=load, name="pipedrive-imports", daemon=True).start()
 

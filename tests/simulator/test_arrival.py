@@ -68,7 +68,6 @@ def test_a_request_handled_after_a_later_one_is_counted_at_its_own_time():
     assert window.reset_in(11.75) == 1
 
 
-@linux_only
 def test_the_gateway_refuses_the_eleventh_request_of_a_second(make_sim):
     sim = make_sim(deals=20, rate_limit=10.0)
     api = Api(sim, "maton")
