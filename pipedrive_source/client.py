@@ -54,6 +54,7 @@ from pipedrive_source.settings import (
     Pagination,
 )
 from pipedrive_source.token_costs import cost_of
+from pipedrive_source.turns import giving_way
 from pipedrive_source.windows import UNTIL_FILTER_PATHS, ReadStopped, Window, plan_windows, read_in_order
 
 SERVER_ERRORS = tuple(range(500, 600))
@@ -383,8 +384,9 @@ class PipedriveClient:
         params = {**query, "updated_since": rfc3339(window.since)}
         if window.until is not None:
             params["updated_until"] = rfc3339(window.until)
-        # windows are submitted in order, so the earliest ones (handed on first) tend to get slots first
-        with self._window_slots:
+        # windows are submitted in order, so the earliest ones (handed on first) tend to get slots first;
+        # they give way to the run's sequential requests (`turns`): this thread reads this window only
+        with self._window_slots, giving_way():
             chain = self._chain(path, "cursor", params)
             try:
                 while True:

@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 
 from pipedrive_source.errors import ConfigurationError, Layer, parse_retry_after
 from pipedrive_source.sent_at import STAMPED_POOLS, sending
+from pipedrive_source.turns import Turns
 
 MATON_REQUESTS_PER_SECOND = 10.0
 """The Maton gateway's limit per account; it answers 429 above it."""
@@ -178,16 +179,20 @@ class SentTimes(InMemoryBucket):
     def restamp(self, item: RateItem, timestamp: int) -> None:
         """Move `item` to `timestamp`, if it is later (the item stays if it left the bucket already)."""
         with self._lock:
-            if timestamp <= item.timestamp:
-                return
-            for index in range(len(self.items) - 1, -1, -1):
-                if self.items[index] is item:
-                    del self.items[index]
-                    break
-            else:
+            if timestamp <= item.timestamp or not self.remove(item):
                 return
             item.timestamp = timestamp
             self.items.insert(bisect.bisect_right(self.items, timestamp, key=_timestamp), item)
+
+    def remove(self, item: RateItem) -> bool:
+        """Take `item` out; False if it was not in (any more)."""
+        with self._lock:
+            # the newest items are the likeliest
+            for index in range(len(self.items) - 1, -1, -1):
+                if self.items[index] is item:
+                    del self.items[index]
+                    return True
+            return False
 
 
 def _timestamp(item: RateItem) -> int:
@@ -213,15 +218,16 @@ class Pace:
         self.margin = SAFETY_MARGIN
         self._bucket = SentTimes(spacing(requests_per_second, self.margin))
         self._sleep = sleep
-        # One thread at a time waits for the next slot; the others wait on this lock without waking up.
+        # One thread at a time waits for the next slot; the others wait for their turn without waking up.
         # Without it every waiting thread wakes at each slot and competes for the CPU with the one that got
-        # it, delaying its request by up to a few hundred ms: enough for 11 to reach the gateway in a second.
-        self._queue = threading.Lock()
+        # it, delaying its request by up to a few hundred ms. Window chains give way to the rest (`turns`).
+        self._turns = Turns()
+        self._margin_lock = threading.Lock()
         self._calm = 0
 
     def take(self) -> RateItem:
         """Wait for the next slot and take it; returns the slot, for `sent`."""
-        with self._queue:
+        with self._turns.turn():
             while True:
                 # Not pyrate's blocking mode: after a sleep it stamps the slot with the planned time, and a
                 # thread that wakes late (busy CPU) then sends later than the bucket believes.
@@ -233,21 +239,27 @@ class Pace:
                 self._sleep(max(1, wait_ms if isinstance(wait_ms, int) else 1) / 1000)
             # the slots older than every window are of no more use
             self._bucket.leak(now)
+        with self._margin_lock:
             self._calm += 1
             if self._calm >= self.calm_requests and self.margin > SAFETY_MARGIN:
                 self._set_margin(self.margin - SAFETY_MARGIN)
-            return slot
+        return slot
 
     def sent(self, slot: RateItem) -> None:
         """The slot's request has left: count the slot from now."""
         self._bucket.restamp(slot, self._bucket.now())
 
+    def give_back(self, slot: RateItem) -> None:
+        """The slot's request will not be sent: the slot no longer holds back the requests after it."""
+        self._bucket.remove(slot)
+
     def widen(self) -> None:
         """Space the slots wider after a 429: by one more `SAFETY_MARGIN`, up to `MAX_SAFETY_MARGIN`."""
-        with self._queue:
+        with self._margin_lock:
             self._set_margin(min(MAX_SAFETY_MARGIN, self.margin + SAFETY_MARGIN))
 
     def _set_margin(self, margin: float) -> None:
+        # under `_margin_lock`; a slot being taken meanwhile reads the old rates or the new ones, both whole
         self.margin = max(SAFETY_MARGIN, margin)
         self._calm = 0
         self._bucket.rates = spacing(self.requests_per_second, self.margin)
@@ -304,6 +316,10 @@ class AccountLimiter:
                 if self._clock() >= self._paused_until and self._take_room():
                     self._in_flight += 1
                     return slot
+            if slot is not None and self.pace is not None:
+                # Unsent, the slot would count in the window like a request: each request that waited
+                # for the first answer's burst room at the start of a run cost a tenth of a second.
+                self.pace.give_back(slot)
 
     def sent(self, slot: RateItem | None) -> None:
         """The request of `slot` has left (see `Pace.sent`)."""

@@ -13,6 +13,7 @@ API reference: https://developers.pipedrive.com/docs/api/v1
 
 # No `from __future__ import annotations`: dlt reads the resource and config signatures at run time.
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -75,12 +76,14 @@ class FieldMaps:
         self._client = client
         self._fields: dict[str, list[dict[str, Any]]] = {}
         self._maps: dict[tuple[str, str], CustomFieldMap] = {}
-        # One lock for all: a handful of fields requests per run wait on each other, once.
-        self._lock = threading.Lock()
+        # A lock per fields endpoint: each resource waits for its own fields only. With one lock for all,
+        # the first requests of a run went out one after another instead of together.
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_lock = threading.Lock()
 
     def definitions(self, path: str) -> list[dict[str, Any]]:
         """The field descriptions the fields endpoint at `path` returns, in its order."""
-        with self._lock:
+        with self._lock_of(path):
             return self._definitions(path)
 
     def __call__(self, endpoint: Endpoint) -> CustomFieldMap | None:
@@ -88,7 +91,7 @@ class FieldMaps:
         if endpoint.fields_path is None:
             return None
         key = (endpoint.table, endpoint.fields_path)
-        with self._lock:
+        with self._lock_of(endpoint.fields_path):
             if key not in self._maps:
                 fields = self._definitions(endpoint.fields_path)
                 if endpoint.fields_path.startswith("api/v2/"):
@@ -98,6 +101,10 @@ class FieldMaps:
                 else:
                     self._maps[key] = CustomFieldMap.from_v1_fields(endpoint.table, fields)
         return self._maps[key]
+
+    def _lock_of(self, path: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks[path]
 
     def _definitions(self, path: str) -> list[dict[str, Any]]:
         if path not in self._fields:

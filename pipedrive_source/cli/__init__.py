@@ -21,5 +21,10 @@ def main() -> None:
         run,
         simulate,  # noqa: F401
     )
+    from pipedrive_source.cli.gc_policy import collect_rarely, skip_collections_at_exit
 
-    cli()
+    collect_rarely()
+    try:
+        cli()
+    finally:
+        skip_collections_at_exit()

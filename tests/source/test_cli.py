@@ -129,3 +129,23 @@ def test_the_command_line_does_not_load_airflow_where_it_is_installed(clean_env:
 
     assert "set MATON_API_KEY" in done.stderr  # it did look up its settings
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_command_line_collects_garbage_rarely_and_not_through_its_imports(clean_env: Path) -> None:
+    # full collections walking every imported object held the GIL 50-130 ms and made requests miss their
+    # slots (`cli/gc_policy.py`); the source imported elsewhere leaves the collector alone
+    probe = (
+        "import gc, sys\n"
+        "default = gc.get_threshold()[0]\n"
+        "import pipedrive_source\n"
+        "untouched = gc.get_threshold()[0] == default and gc.get_freeze_count() == 0\n"
+        "sys.argv = ['pipedrive-source', '--help']\n"
+        "from pipedrive_source.cli import main\n"
+        "from pipedrive_source.cli.gc_policy import YOUNG_OBJECTS\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(untouched, gc.get_threshold()[0] == YOUNG_OBJECTS, gc.get_freeze_count() > 10_000)\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+
+    assert done.stdout.strip().splitlines()[-1] == "True True True", done.stderr

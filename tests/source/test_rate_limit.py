@@ -24,6 +24,7 @@ from pipedrive_source.rate_limit import (
     retry_pause,
 )
 from pipedrive_source.testing import simulator
+from pipedrive_source.turns import giving_way
 from tests.source.fake_api import BASE_URL, KEY, FakePipedrive, example
 
 
@@ -188,6 +189,53 @@ def test_a_request_held_up_after_its_slot_counts_from_when_it_left() -> None:
         pace.sent(pace.take())
     # the tenth after it waits for a second and the margin after it left, not after its slot
     assert time.monotonic() - taken >= 0.3 + 1.0 + SAFETY_MARGIN - 0.01
+
+
+def test_a_slot_left_unused_while_waiting_for_burst_room_does_not_count() -> None:
+    """At the start of a run the others wait for the first answer's burst room: their slots go back."""
+    limiter = AccountLimiter(10.0)
+    limiter.sent(limiter.acquire())  # the first request, which finds out the room
+    probe_sent = time.monotonic()
+    second, acquired = _acquire_in_thread(limiter)  # takes a slot, then waits for the first answer
+    time.sleep(0.1)
+    limiter.release(200, {"x-ratelimit-remaining": "50", "x-ratelimit-reset": "2"})
+    second.join(1)
+    assert acquired
+
+    for _ in range(8):
+        limiter.sent(limiter.acquire())
+        limiter.release(200, {"x-ratelimit-remaining": "50", "x-ratelimit-reset": "2"})
+
+    # ten requests in all, 80 ms apart: about 0.75 s. Were the unused slot counted, the tenth would be the
+    # eleventh of the window and wait for the first to be 1.05 s old.
+    assert time.monotonic() - probe_sent < 0.95
+
+
+def test_requests_outside_the_window_chains_go_first() -> None:
+    """A sequential chain (notes) gets the next slot while the window chains of a large list wait."""
+    pace = Pace(20.0)
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def window_chain() -> None:
+        with giving_way():
+            while not stop.is_set():
+                pace.sent(pace.take())
+
+    windows = [threading.Thread(target=window_chain) for _ in range(6)]
+    for thread in windows:
+        thread.start()
+    time.sleep(0.3)
+    for _ in range(5):
+        asked = time.monotonic()
+        pace.sent(pace.take())
+        waits.append(time.monotonic() - asked)
+    stop.set()
+    for thread in windows:
+        thread.join()
+
+    # at most the slot already promised to a window, and its own: 2 x 50 ms (6 windows ahead: 300 ms)
+    assert max(waits) < 0.2
 
 
 def test_one_limiter_per_account() -> None:

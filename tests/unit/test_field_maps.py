@@ -21,10 +21,18 @@ TIER = {
 class SlowClient:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.reading = 0
+        self.most_at_once = 0
+        self._count = threading.Lock()
 
     def records(self, path: str, pagination: str = "cursor") -> list[dict[str, Any]]:
-        self.calls.append((path, pagination))
+        with self._count:
+            self.calls.append((path, pagination))
+            self.reading += 1
+            self.most_at_once = max(self.most_at_once, self.reading)
         time.sleep(0.05)
+        with self._count:
+            self.reading -= 1
         return [dict(TIER)]
 
 
@@ -45,6 +53,27 @@ def test_an_entity_fields_endpoint_is_read_once_however_many_resources_ask_at_on
     assert client.calls == [("api/v2/dealFields", "cursor")]
     assert field_maps(ENDPOINTS_BY_NAME["deals"]).column_names == ("tier",)  # type: ignore[union-attr]
     assert field_maps.definitions("api/v2/dealFields") == [TIER]
+
+
+def test_resources_of_different_fields_endpoints_read_them_at_the_same_time():
+    client = SlowClient()
+    field_maps = FieldMaps(client)  # type: ignore[arg-type]
+    askers = [ENDPOINTS_BY_NAME[name] for name in ("deals", "persons", "organizations", "activities")]
+
+    threads = [threading.Thread(target=field_maps, args=(endpoint,)) for endpoint in askers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(path for path, _ in client.calls) == [
+        "api/v2/activityFields",
+        "api/v2/dealFields",
+        "api/v2/organizationFields",
+        "api/v2/personFields",
+    ]
+    # each resource waits for its own fields only, not for the others' (the run's first requests)
+    assert client.most_at_once > 1
 
 
 def test_archived_deals_share_the_map_of_deals_and_leads_read_deal_fields_as_top_level_keys():
