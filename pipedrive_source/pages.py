@@ -272,7 +272,14 @@ class PageTables:
         self._inferred: dict[str, pa.DataType] = {}
 
     def __call__(self, records: list[dict[str, Any]]) -> pa.Table:
-        """One page of records, as a table of the columns they hold (in order of appearance)."""
+        """One page of records, as a table of every typed hinted column (in the hints' order, null where
+        the records lack it) and then the other columns the records hold (in order of appearance).
+
+        Every page thus has the columns dlt's schema gives the table from its first page on, in the same
+        order: dlt's normalize step then takes the extracted files as they are. A page lacking a hinted
+        column (a count the API sends only on request, a custom field no record of the page has a value
+        for) made it rewrite every file of the table: 0.25 s of a 20,000-deal load.
+        """
         arrays: list[pa.Array] = []
         fields: list[pa.Field] = []
         for name, values in _columns(records):
@@ -281,7 +288,23 @@ class PageTables:
                 self._add(fields, arrays, name, self._typed(name, data_type, values, records))
             else:
                 self._add_inferred(fields, arrays, name, self._inferred_array(name, values), records)
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        return self._hinted_first(fields, arrays, len(records))
+
+    def _hinted_first(self, fields: list[pa.Field], arrays: list[pa.Array], rows: int) -> pa.Table:
+        held = {field.name: (field, array) for field, array in zip(fields, arrays, strict=True)}
+        ordered_fields: list[pa.Field] = []
+        ordered_arrays: list[pa.Array] = []
+        for name, data_type in self._types.items():
+            field, array = held.pop(name, (None, None))
+            if field is None:
+                arrow_type = ARROW_TYPES[data_type]
+                field, array = pa.field(name, arrow_type), pa.nulls(rows, arrow_type)
+            ordered_fields.append(field)
+            ordered_arrays.append(array)
+        for field, array in held.values():
+            ordered_fields.append(field)
+            ordered_arrays.append(array)
+        return pa.Table.from_arrays(ordered_arrays, schema=pa.schema(ordered_fields))
 
     def _add(self, fields: list[pa.Field], arrays: list[pa.Array], name: str, array: pa.Array) -> None:
         nullable = name not in self.required or array.null_count > 0

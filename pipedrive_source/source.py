@@ -125,6 +125,9 @@ def page_table(
     columns = _table_columns(endpoint)
     if field_map is not None:
         columns.update(field_map.columns)
+    if personal_data is not None:
+        # a removed column must not come back as a column of nulls
+        columns = _without(columns, personal_data.removed_columns)
     tables = PageTables(endpoint.table, columns, required=(endpoint.primary_key,))
     flatten = field_map.flatten if field_map is not None else None
 
