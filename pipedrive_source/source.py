@@ -309,7 +309,9 @@ def custom_fields_resource(field_maps: FieldMaps) -> DltResource:
         primary_key=CUSTOM_FIELDS_KEY,
         write_disposition="replace",
         columns=CUSTOM_FIELDS_COLUMNS,
-    )()
+        # in dlt's thread pool: waiting in dlt's main loop for the fields endpoints, it would hold up every
+        # other resource at the start of the run
+    )().parallelize()
 
 
 FIELD_DEFINITION_COLUMNS: dict[str, TColumnSchema] = {
