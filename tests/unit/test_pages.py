@@ -122,6 +122,24 @@ def test_records_missing_keys_get_nulls_and_the_primary_key_is_not_nullable():
     assert page.schema.field("title").nullable is True
 
 
+def test_every_page_has_every_typed_hinted_column_in_the_hints_order_then_the_others():
+    # dlt's schema has the hinted columns from the first page on: pages that match it in columns and order
+    # are loaded as extracted, without the normalize step rewriting them
+    tables = PageTables(
+        "deals", hints(id="bigint", title="text", value="decimal", won_time="timestamp"), required=("id",)
+    )
+
+    first = tables([{"title": "A", "id": 1, "note": "x"}])
+    second = tables([{"id": 2, "won_time": "2026-01-01T00:00:00Z", "value": 3}])
+
+    assert first.column_names == ["id", "title", "value", "won_time", "note"]
+    assert second.column_names == ["id", "title", "value", "won_time"]
+    assert first.schema.field("won_time").type == second.schema.field("won_time").type == TIMESTAMP
+    assert first.column("value").to_pylist() == [None]
+    assert second.column("title").to_pylist() == [None]
+    assert second.column("value").to_pylist() == [Decimal(3)]
+
+
 def test_an_official_v2_deal_converts_with_the_spec_hints():
     deal = example("v2_deal_single.json")["data"]
     deal.pop("custom_fields")
