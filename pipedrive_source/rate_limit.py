@@ -204,7 +204,9 @@ class Pace:
 
     No bursts (`spacing`); the margin widens with each 429 that still gets through and narrows back after
     `calm_requests` calm requests. A slot counts from when its request left (`sent`), not from when it was
-    taken: a request held up in between must not reach the gateway closer to the next ten than the pace.
+    taken: a request held up in between must not reach the gateway closer to the next ten than the pace. A
+    slot whose request is not sent goes back (`give_back`). Threads take their turn for a slot in the order
+    of `turns`: the window chains after every other request waiting.
     """
 
     def __init__(

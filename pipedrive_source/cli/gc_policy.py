@@ -10,7 +10,8 @@ generation of `YOUNG_OBJECTS` lets a page die by reference counting before it is
 reference cycles waits for at most that many allocations.
 
 The same walk over every object ran three times when the process exited (0.3-0.4 s): frozen at the end, the
-objects are left to the operating system.
+objects are left to the operating system. Python does not promise to finalize the objects alive at exit
+anyway; the command closes what it writes (DuckDB, dlt's files and state) before it returns.
 
 This is the command line's own process; the source, imported into an Airflow or Dagster worker, leaves the
 collector as it finds it.

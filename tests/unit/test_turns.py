@@ -23,9 +23,8 @@ def _queue_up(turns: Turns, name: str, gives_way: bool, order: list[str]) -> thr
     return thread
 
 
-def test_a_request_that_does_not_give_way_goes_before_the_window_chains_waiting() -> None:
-    turns = Turns()
-    order: list[str] = []
+def _held(turns: Turns) -> tuple[threading.Thread, threading.Event]:
+    """A thread holding the turn until the event is set."""
     release = threading.Event()
 
     def hold() -> None:
@@ -35,6 +34,13 @@ def test_a_request_that_does_not_give_way_goes_before_the_window_chains_waiting(
     holder = threading.Thread(target=hold)
     holder.start()
     time.sleep(0.05)
+    return holder, release
+
+
+def test_a_request_that_does_not_give_way_goes_before_the_window_chains_waiting() -> None:
+    turns = Turns()
+    order: list[str] = []
+    holder, release = _held(turns)
     waiting = [_queue_up(turns, f"window {n}", True, order) for n in range(3)]
     waiting.append(_queue_up(turns, "notes", False, order))
     waiting.append(_queue_up(turns, "fields", False, order))
@@ -49,11 +55,6 @@ def test_a_request_that_does_not_give_way_goes_before_the_window_chains_waiting(
 def test_giving_way_ends_with_its_block() -> None:
     turns = Turns()
     order: list[str] = []
-    release = threading.Event()
-
-    def hold() -> None:
-        with turns.turn():
-            release.wait(5)
 
     def window_then_single() -> None:
         with giving_way():
@@ -62,9 +63,7 @@ def test_giving_way_ends_with_its_block() -> None:
         with turns.turn():
             order.append("after the window")
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    time.sleep(0.05)
+    holder, release = _held(turns)
     first = _queue_up(turns, "window", True, order)
     second = threading.Thread(target=window_then_single)
     second.start()
