@@ -32,7 +32,7 @@ def giving_way() -> Iterator[None]:
         _THREAD.gives_way = before
 
 
-def gives_way() -> bool:
+def _gives_way() -> bool:
     """Whether this thread is inside `giving_way()`."""
     return bool(getattr(_THREAD, "gives_way", False))
 
@@ -57,7 +57,7 @@ class Turns:
         with self._lock:
             if self._held:
                 event = threading.Event()
-                (self._then if gives_way() else self._first).append(event)
+                (self._then if _gives_way() else self._first).append(event)
             else:
                 self._held = True
                 event = None
