@@ -16,12 +16,15 @@ from pipedrive_source.client import PipedriveClient
 from pipedrive_source.config import resolve_connection
 from pipedrive_source.rate_limit import (
     BURST_WINDOW_SECONDS,
+    ROOM_BEFORE_THE_FIRST_ANSWER,
     SAFETY_MARGIN,
     AccountLimiter,
     Pace,
+    SentTimes,
     account_limiter,
     burst_room,
     retry_pause,
+    spacing,
 )
 from pipedrive_source.testing import simulator
 from pipedrive_source.turns import giving_way
@@ -66,15 +69,16 @@ def _acquire_in_thread(limiter: AccountLimiter) -> tuple[threading.Thread, list[
     return thread, acquired
 
 
-def test_the_first_request_goes_alone_and_its_answer_says_how_many_may_follow() -> None:
+def test_two_requests_go_before_the_first_answer_says_how_many_may_follow() -> None:
     limiter = AccountLimiter(None)
-    limiter.acquire()
-    second, acquired = _acquire_in_thread(limiter)
+    for _ in range(1 + ROOM_BEFORE_THE_FIRST_ANSWER):
+        limiter.acquire()
+    third, acquired = _acquire_in_thread(limiter)
     time.sleep(0.2)
     assert acquired == []  # still waiting for the first answer
 
     limiter.release(200, {"x-ratelimit-remaining": "10", "x-ratelimit-reset": "2"})
-    second.join(1)
+    third.join(1)
 
     assert acquired
 
@@ -179,6 +183,18 @@ def test_a_late_slot_does_not_slow_the_pace_down() -> None:
     assert 3.1 < time.monotonic() - started < 3.45
 
 
+def test_slots_are_timed_below_the_millisecond() -> None:
+    """A clock of whole milliseconds rounded every wait up, and each late slot held back the tenth after it."""
+    window = spacing(10.0, SAFETY_MARGIN)[-1]
+    bucket = SentTimes([window])
+    before = bucket.now()
+    time.sleep(0.0003)
+    after = bucket.now()
+
+    assert window.interval == 1_050_000  # ten requests span a second and the margin, in microseconds
+    assert after - before >= 300
+
+
 def test_a_request_held_up_after_its_slot_counts_from_when_it_left() -> None:
     pace = Pace(10.0)
     first = pace.take()
@@ -194,21 +210,23 @@ def test_a_request_held_up_after_its_slot_counts_from_when_it_left() -> None:
 def test_a_slot_left_unused_while_waiting_for_burst_room_does_not_count() -> None:
     """At the start of a run the others wait for the first answer's burst room: their slots go back."""
     limiter = AccountLimiter(10.0)
-    limiter.sent(limiter.acquire())  # the first request, which finds out the room
-    probe_sent = time.monotonic()
-    second, acquired = _acquire_in_thread(limiter)  # takes a slot, then waits for the first answer
+    limiter.sent(limiter.acquire())
+    first_sent = time.monotonic()
+    for _ in range(ROOM_BEFORE_THE_FIRST_ANSWER):
+        limiter.sent(limiter.acquire())
+    waiting, acquired = _acquire_in_thread(limiter)  # takes a slot, then waits for the first answer
     time.sleep(0.1)
     limiter.release(200, {"x-ratelimit-remaining": "50", "x-ratelimit-reset": "2"})
-    second.join(1)
+    waiting.join(1)
     assert acquired
 
-    for _ in range(8):
+    for _ in range(8 - ROOM_BEFORE_THE_FIRST_ANSWER):
         limiter.sent(limiter.acquire())
         limiter.release(200, {"x-ratelimit-remaining": "50", "x-ratelimit-reset": "2"})
 
     # ten requests in all, 80 ms apart: about 0.75 s. Were the unused slot counted, the tenth would be the
     # eleventh of the window and wait for the first to be 1.05 s old.
-    assert time.monotonic() - probe_sent < 0.95
+    assert time.monotonic() - first_sent < 0.95
 
 
 def test_requests_outside_the_window_chains_go_first() -> None:
