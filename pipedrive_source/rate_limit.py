@@ -156,9 +156,10 @@ def retry_pause(status: int | None, headers: Mapping[str, str]) -> float:
 ROOM_BEFORE_THE_FIRST_ANSWER = 1
 """Requests sent before any answer has said how much room the burst window has, besides the one that finds
 out: two in all. A third would wait for the first answer (0.2 s at 150 ms of latency), and under the pace's
-window a slot lost at the start holds back every tenth request after it, to the end of the run (90 ms of
-every run). Pipedrive's smallest burst window takes 20 requests per 2 s (`rate_limits.json`): two go over it
-only where another tool of the company used it up in the last 2 s, and then the 429's pause covers them."""
+window a slot lost at the start holds back every tenth request after it, to the end of the run (90 ms at
+10 requests/second). Pipedrive's smallest burst window takes 20 requests per 2 s (`rate_limits.json`): two
+go over it only where another tool of the company used it up in the last 2 s, and then the 429's pause
+covers them."""
 
 
 def burst_room(headers: Mapping[str, str], in_flight: int) -> tuple[int, float] | None:
@@ -190,8 +191,9 @@ class MicrosecondClock(AbstractClock):
 
     pyrate-limiter's own clocks count whole milliseconds. A slot then waited for up to a millisecond past its
     time (the wait rounded up, then slept at least 1 ms), and under the window every late request holds back
-    the tenth after it: about 2 ms a request, 0.3 s of a 186-request run at 10/s. Its sliding window is
-    unit-free arithmetic on the timestamps, so microseconds throughout change only the resolution.
+    the tenth after it: in the rate-limited 20,000-deal benchmark the median request left 2.3 ms after its
+    time, against 1.2 ms counting microseconds. Its sliding window is unit-free arithmetic on the
+    timestamps, so microseconds throughout change only the resolution.
     """
 
     def now(self) -> int:

@@ -184,7 +184,7 @@ def test_a_late_slot_does_not_slow_the_pace_down() -> None:
 
 
 def test_slots_are_timed_below_the_millisecond() -> None:
-    """A clock of whole milliseconds rounded every wait up, and each late slot held back the tenth after it."""
+    """A clock of whole milliseconds rounded every wait up; each late slot held back the tenth after it."""
     window = spacing(10.0, SAFETY_MARGIN)[-1]
     bucket = SentTimes([window])
     before = bucket.now()
