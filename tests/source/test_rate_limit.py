@@ -64,15 +64,21 @@ def test_room_left_in_the_burst_window(
 
 def _acquire_in_thread(limiter: AccountLimiter) -> tuple[threading.Thread, list[float]]:
     acquired: list[float] = []
-    thread = threading.Thread(target=lambda: (limiter.acquire(), acquired.append(time.monotonic())))
+    # a daemon: a thread left waiting by a failing test must not keep the test run from ending
+    thread = threading.Thread(
+        target=lambda: (limiter.acquire(), acquired.append(time.monotonic())), daemon=True
+    )
     thread.start()
     return thread, acquired
 
 
 def test_two_requests_go_before_the_first_answer_says_how_many_may_follow() -> None:
     limiter = AccountLimiter(None)
-    for _ in range(1 + ROOM_BEFORE_THE_FIRST_ANSWER):
-        limiter.acquire()
+    before_the_answer = [_acquire_in_thread(limiter) for _ in range(1 + ROOM_BEFORE_THE_FIRST_ANSWER)]
+    for thread, _ in before_the_answer:
+        thread.join(1)
+    assert all(went for _, went in before_the_answer)
+
     third, acquired = _acquire_in_thread(limiter)
     time.sleep(0.2)
     assert acquired == []  # still waiting for the first answer
