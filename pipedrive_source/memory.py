@@ -11,19 +11,42 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+from typing import Any
 
 import pyarrow as pa
 
+MALLOC_ARENAS = 2
+"""The most heaps glibc's allocator keeps for the command's threads (its default: 8 per core)."""
+
+_M_ARENA_MAX = -8
+"""`mallopt`'s parameter for the most arenas (glibc's `malloc.h`)."""
+
+
+def _glibc_function(name: str) -> Any:
+    # glibc only (Linux); elsewhere (macOS, musl) the allocator returns memory on its own terms
+    library = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(library), name, None) if library is not None else None
+
 
 def _malloc_trim() -> None:
-    # glibc only (Linux); elsewhere (macOS, musl) the allocator returns memory on its own terms
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    libc = ctypes.CDLL(name)
-    trim = getattr(libc, "malloc_trim", None)
+    trim = _glibc_function("malloc_trim")
     if trim is not None:
         trim(0)
+
+
+def limit_malloc_arenas() -> None:
+    """Keep glibc's allocator to `MALLOC_ARENAS` heaps for the whole process (call before any thread starts).
+
+    The window chains, dlt's workers and the page converters allocate from several threads, and glibc gives
+    a thread that finds the heap busy a heap of its own. Their freed memory is then scattered over many
+    heaps in pieces too small to hand back: after extracting 200,000 deals the process kept 282 MB with 20
+    MB of it in use, and `malloc_trim` returned none of it. With two heaps it kept 159 MB, and the
+    extraction's peak fell from 403 to 297 MB, in the same time. Setting `MALLOC_ARENA_MAX` in the
+    environment does the same for any process (an Airflow or Dagster worker).
+    """
+    mallopt = _glibc_function("mallopt")
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 def release_memory() -> None:

@@ -12,6 +12,10 @@ def cli() -> None:
 
 
 def main() -> None:
+    from pipedrive_source.memory import limit_malloc_arenas
+
+    # before any thread starts: a thread's first allocation picks its heap
+    limit_malloc_arenas()
     from pipedrive_source.config import without_airflow_secrets
 
     without_airflow_secrets()

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipedrive_source.cli import check, cli, run  # noqa: F401 - registers the commands
+from pipedrive_source.memory import MALLOC_ARENAS
 from pipedrive_source.settings import USERS_ME_PATH
 from tests.source.fake_api import KEY, FakePipedrive, example
 
@@ -149,3 +150,50 @@ def test_the_command_line_collects_garbage_rarely_and_not_through_its_imports(cl
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
 
     assert done.stdout.strip().splitlines()[-1] == "True True True", done.stderr
+
+
+_HEAPS_AFTER_THREADS_ALLOCATE = """
+import ctypes, ctypes.util, os, re, sys, tempfile, threading
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fdopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+if sys.argv[1:] == ["command"]:
+    sys.argv = ["pipedrive-source", "--help"]
+    from pipedrive_source.cli import main
+    try:
+        main()
+    except SystemExit:
+        pass
+def allocate():  # ctypes calls release the GIL: the threads allocate at the same time
+    for _ in range(20_000):
+        libc.free(libc.malloc(4096))
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+fd, path = tempfile.mkstemp()
+stream = libc.fdopen(fd, b"w")
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(len(re.findall("<heap nr=", open(path).read())))
+os.remove(path)
+"""
+
+
+def test_the_command_line_keeps_the_allocator_to_two_heaps(clean_env: Path) -> None:
+    # memory freed on many per-thread heaps stayed with the process (`memory.limit_malloc_arenas`)
+    def heaps(*args: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _HEAPS_AFTER_THREADS_ALLOCATE, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return int(done.stdout.strip().splitlines()[-1])
+
+    assert heaps() > MALLOC_ARENAS  # eight threads allocating at once get heaps of their own
+    assert heaps("command") <= MALLOC_ARENAS
