@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 from typing import Any
 
@@ -22,8 +23,10 @@ _M_ARENA_MAX = -8
 """`mallopt`'s parameter for the most arenas (glibc's `malloc.h`)."""
 
 
+@functools.cache
 def _glibc_function(name: str) -> Any:
-    # glibc only (Linux); elsewhere (macOS, musl) the allocator returns memory on its own terms
+    # glibc only (Linux); elsewhere (macOS, musl) the allocator returns memory on its own terms. Cached:
+    # finding the C library searches the system's library paths, and every run trims memory twice.
     library = ctypes.util.find_library("c")
     return getattr(ctypes.CDLL(library), name, None) if library is not None else None
 
