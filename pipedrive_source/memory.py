@@ -14,8 +14,6 @@ import functools
 import gc
 from typing import Any
 
-import pyarrow as pa
-
 MALLOC_ARENAS = 2
 """The most heaps glibc's allocator keeps for the command's threads (its default: 8 per core)."""
 
@@ -54,6 +52,9 @@ def limit_malloc_arenas() -> None:
 
 def release_memory() -> None:
     """Collect garbage and return the free heap and Arrow pool pages to the operating system."""
+    # here, not at the top: the command line limits the heaps (above) before anything is imported
+    import pyarrow as pa
+
     gc.collect()
     pa.default_memory_pool().release_unused()
     _malloc_trim()

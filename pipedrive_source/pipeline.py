@@ -11,11 +11,12 @@
   rows it normalizes itself: the source yields Arrow tables, which dlt otherwise loads as they are.
 - extracted parquet files rotate every `file_max_items` rows (`data_writer.*`, `PIPELINE_SETTINGS`), so that
   no step holds a whole large table; the load runs one job at a time (`load.workers`), since DuckDB's limit
-  is shared by all of them.
+  is shared by all of them (`run()` runs two at a time for a small load: `load_workers`).
 
 `run()` runs the three steps of `pipeline.run()` one by one, giving the memory of each back to the operating
 system before the next (`memory.release_memory`), so that DuckDB's allocations do not come on top of the
-extraction's high-water mark. During the load it keeps the DuckDB database open (`duckdb_kept_open`).
+extraction's high-water mark. During the load it keeps the DuckDB database open (`duckdb_kept_open`) and,
+when every table of the load is small, runs two load jobs at a time (`load_jobs_by_size`).
 
 The source's Arrow tables are written as parquet, the loader file format DuckDB ingests directly (dlt picks it
 for Arrow data whenever the destination takes parquet).
@@ -39,6 +40,7 @@ from dlt.common.pipeline import LoadInfo, NormalizeInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract.source import DltSource
 
+from pipedrive_source.load_workers import jobs_at_a_time, pending_table_bytes
 from pipedrive_source.memory import release_memory
 
 DUCKDB_SETTINGS: Mapping[str, Any] = MappingProxyType(
@@ -62,7 +64,8 @@ PIPELINE_SETTINGS: Mapping[str, Any] = MappingProxyType(
         # together, hold different columns. dlt's default refuses to join them; this joins them losslessly.
         "data_writer.arrow_concat_promote_options": "default",
         # DuckDB's memory limit is per database, not per job: parallel load jobs (dlt's default is 20)
-        # overrun it together and fail with out-of-memory errors. One job at a time, each with all threads.
+        # overrun it together and fail with out-of-memory errors. One job at a time, each with all threads
+        # (two for a small load: `load_jobs_by_size`).
         "load.workers": 1,
         # The staging tables of a merge hold a copy of everything loaded; emptied after the load, the DuckDB
         # file does not keep that copy, and closing it writes half as much (0.5 s to 0.3 s at 20,000 deals).
@@ -70,6 +73,9 @@ PIPELINE_SETTINGS: Mapping[str, Any] = MappingProxyType(
     }
 )
 """dlt settings the pipeline sets where the configuration leaves them unset."""
+
+_DEFAULTED_SETTINGS: set[str] = set()
+"""The keys of `PIPELINE_SETTINGS` this process set (the configuration left them unset)."""
 
 
 def make_pipeline(
@@ -90,6 +96,7 @@ def make_pipeline(
     for key, value in PIPELINE_SETTINGS.items():
         if dlt.config.get(key) is None:
             dlt.config[key] = value
+            _DEFAULTED_SETTINGS.add(key)
     if destination == "duckdb":
         destination = dlt.destinations.duckdb(credentials=duckdb_credentials())
     return dlt.pipeline(
@@ -133,7 +140,8 @@ def run(
     release_memory()
     normalized = pipeline.normalize()
     release_memory()
-    with duckdb_kept_open(pipeline):
+    duckdb = _duckdb_credentials(pipeline)
+    with duckdb_kept_open(duckdb), load_jobs_by_size(pipeline, duckdb):
         loaded = pipeline.load()
     return normalized, loaded
 
@@ -170,15 +178,40 @@ def arrow_file_format(pipeline: dlt.Pipeline) -> TLoaderFileFormat | None:
 
 
 @contextmanager
-def duckdb_kept_open(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Hold a connection to the pipeline's DuckDB file while the block runs (nothing for other destinations).
+def load_jobs_by_size(pipeline: dlt.Pipeline, credentials: DuckDbCredentials | None) -> Iterator[None]:
+    """While the block runs, `pipeline` loads `load_workers.PARALLEL_JOBS` jobs at a time into DuckDB
+    (`credentials`; None: another destination) if the packages to load are small (`load_workers`); at
+    the configured number otherwise, for other destinations, or with `load.workers` configured.
+
+    dlt's configuration is process-wide: the setting holds for this load only and is set back after it.
+    """
+    default = PIPELINE_SETTINGS["load.workers"]
+    if (
+        credentials is None
+        or "load.workers" not in _DEFAULTED_SETTINGS
+        or dlt.config.get("load.workers") != default
+    ):
+        yield
+        return
+    memory_limit = (credentials.global_config or {}).get("memory_limit", DUCKDB_SETTINGS["memory_limit"])
+    dlt.config["load.workers"] = jobs_at_a_time(pending_table_bytes(pipeline), memory_limit)
+    try:
+        yield
+    finally:
+        dlt.config["load.workers"] = default
+
+
+@contextmanager
+def duckdb_kept_open(credentials: DuckDbCredentials | None) -> Iterator[None]:
+    """Hold a connection to the DuckDB file of `credentials` while the block runs (nothing for another
+    destination, None).
 
     dlt opens the database for each load job and closes it after, and DuckDB writes a checkpoint whenever
     the last connection to a file closes: about 60 ms per job, most of a second of a 20,000-deal load.
     Connections of one process to one file share the open database, so while this one is held, the jobs'
     connections open and close without a checkpoint; it is written once, when this one closes.
     """
-    database = _duckdb_file(pipeline)
+    database = _duckdb_file(credentials)
     if database is None:
         yield
         return
@@ -191,11 +224,17 @@ def duckdb_kept_open(pipeline: dlt.Pipeline) -> Iterator[None]:
         connection.close()
 
 
-def _duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+def _duckdb_credentials(pipeline: dlt.Pipeline) -> DuckDbCredentials | None:
     destination = pipeline.destination
     if destination is None or destination.destination_type != "dlt.destinations.duckdb":
         return None
     credentials = pipeline.destination_client().config.credentials
+    return credentials if isinstance(credentials, DuckDbCredentials) else None
+
+
+def _duckdb_file(credentials: DuckDbCredentials | None) -> str | None:
+    if credentials is None:
+        return None
     database = getattr(credentials, "database", None)
     # an external connection or an in-memory database is held open by its owner already
     if getattr(credentials, "_external_conn", None) is not None or not isinstance(database, str):

@@ -12,10 +12,14 @@ def cli() -> None:
 
 
 def main() -> None:
+    # Importing the package imports neither dlt nor the source (`pipedrive_source.__getattr__`): the
+    # process-wide policies come first.
+    from pipedrive_source.cli.gc_policy import collect_rarely, pause_collections, skip_collections_at_exit
     from pipedrive_source.memory import limit_malloc_arenas
 
     # before any thread starts: a thread's first allocation picks its heap
     limit_malloc_arenas()
+    pause_collections()
     from pipedrive_source.config import without_airflow_secrets
 
     without_airflow_secrets()
@@ -25,7 +29,6 @@ def main() -> None:
         run,
         simulate,  # noqa: F401
     )
-    from pipedrive_source.cli.gc_policy import collect_rarely, skip_collections_at_exit
 
     collect_rarely()
     try:

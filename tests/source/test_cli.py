@@ -152,6 +152,31 @@ def test_the_command_line_collects_garbage_rarely_and_not_through_its_imports(cl
     assert done.stdout.strip().splitlines()[-1] == "True True True", done.stderr
 
 
+def test_the_command_line_imports_dlt_only_once_collections_are_paused(clean_env: Path) -> None:
+    # the imports' collections cost about 0.05 s of the start; `import pipedrive_source` imports no dlt
+    probe = (
+        "import gc, sys\n"
+        "collecting_at_dlt_import = []\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'dlt':\n"
+        "            collecting_at_dlt_import.append(gc.isenabled())\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "import pipedrive_source.cli\n"
+        "without_dlt = 'dlt' not in sys.modules\n"
+        "sys.argv = ['pipedrive-source', '--help']\n"
+        "from pipedrive_source.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from pipedrive_source import pipedrive_source\n"
+        "print(without_dlt, collecting_at_dlt_import, gc.isenabled(), callable(pipedrive_source))\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+
+    assert done.stdout.strip().splitlines()[-1] == "True [False] True True", done.stderr
+
+
 _HEAPS_AFTER_THREADS_ALLOCATE = """
 import ctypes, ctypes.util, os, re, sys, tempfile, threading
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
