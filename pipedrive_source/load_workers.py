@@ -10,7 +10,8 @@ Two merges side by side need memory together. Measured with DuckDB's default lim
 200,000 deals, the largest tables (about 27 MB of parquet each for deals and activities) merged side by side
 within it; at 1,000,000 deals (about 136 MB) two merges ran out of memory, and dlt took the error as
 transient and ran them again. So a load runs two jobs at a time only while no table of the packages to load
-has more files than `SMALL_TABLE_SHARE` of the limit: 16 MB at the default, half of what fitted.
+has more bytes of files than `SMALL_TABLE_SHARE` of the limit: 16 MB at the default, well under the 27 MB
+that fitted.
 """
 
 from __future__ import annotations

@@ -140,8 +140,8 @@ def run(
     release_memory()
     normalized = pipeline.normalize()
     release_memory()
-    duckdb = _duckdb_credentials(pipeline)
-    with duckdb_kept_open(duckdb), load_jobs_by_size(pipeline, duckdb):
+    credentials = _duckdb_credentials(pipeline)
+    with duckdb_kept_open(credentials), load_jobs_by_size(pipeline, credentials):
         loaded = pipeline.load()
     return normalized, loaded
 
@@ -193,6 +193,8 @@ def load_jobs_by_size(pipeline: dlt.Pipeline, credentials: DuckDbCredentials | N
     ):
         yield
         return
+    # a DuckDB destination made elsewhere may set no limit (DuckDB's own is most of the machine's memory):
+    # sized as for ours, which is smaller
     memory_limit = (credentials.global_config or {}).get("memory_limit", DUCKDB_SETTINGS["memory_limit"])
     dlt.config["load.workers"] = jobs_at_a_time(pending_table_bytes(pipeline), memory_limit)
     try:

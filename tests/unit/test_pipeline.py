@@ -34,6 +34,20 @@ def _settings(pipeline: dlt.Pipeline) -> dict[str, Any]:
     return dict(rows)
 
 
+def _merged_tables(*names: str) -> Any:
+    """A source of two-row Arrow tables, merged on `id`, one per name."""
+    tables = [
+        dlt.resource(
+            [pa.table({"id": [1, 2], "name": ["a", "b"]})],
+            name=name,
+            primary_key="id",
+            write_disposition="merge",
+        )
+        for name in names
+    ]
+    return dlt.source(lambda: tables, name="pipedrive")()
+
+
 def _load_one_arrow_row(pipeline: dlt.Pipeline) -> None:
     pipeline.run(dlt.resource([pa.table({"id": [1]})], name="deals", primary_key="id"))
 
@@ -78,18 +92,9 @@ def test_arrow_rows_carry_the_load_id(workdir: Path):
 
 def test_run_loads_every_job_into_duckdb_and_leaves_the_file_closed(workdir: Path):
     pipeline = make_pipeline("kept_open_test", pipelines_dir=str(workdir / "pipelines"))
-    tables = [
-        dlt.resource(
-            [pa.table({"id": [1, 2], "name": ["a", "b"]})],
-            name=name,
-            primary_key="id",
-            write_disposition="merge",
-        )
-        for name in ("deals", "persons", "stages")
-    ]
 
-    run(pipeline, dlt.source(lambda: tables, name="pipedrive")())
-    run(pipeline, dlt.source(lambda: tables[:1], name="pipedrive")())  # a second run on the same pipeline
+    run(pipeline, _merged_tables("deals", "persons", "stages"))
+    run(pipeline, _merged_tables("deals"))  # a second run on the same pipeline
 
     # closed after the load: another process (here a read-only connection) can open the file
     with duckdb.connect(str(workdir / "kept_open_test.duckdb"), read_only=True) as db:
@@ -145,19 +150,6 @@ def test_two_jobs_at_a_time_only_while_every_table_is_small():
     assert jobs_at_a_time([1_000], "80%") == 1
 
 
-def _three_tables() -> Any:
-    tables = [
-        dlt.resource(
-            [pa.table({"id": [1, 2], "name": ["a", "b"]})],
-            name=name,
-            primary_key="id",
-            write_disposition="merge",
-        )
-        for name in ("deals", "persons", "stages")
-    ]
-    return dlt.source(lambda: tables, name="pipedrive")()
-
-
 @pytest.fixture
 def load_jobs_at_a_time(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of load jobs at a time of each package loaded."""
@@ -177,7 +169,7 @@ def test_a_small_load_runs_two_jobs_at_a_time_and_the_setting_goes_back(
 ):
     pipeline = make_pipeline("small_load_test", pipelines_dir=str(workdir / "pipelines"))
 
-    run(pipeline, _three_tables())
+    run(pipeline, _merged_tables("deals", "persons", "stages"))
 
     assert load_jobs_at_a_time == [load_workers.PARALLEL_JOBS]
     assert dlt.config.get("load.workers") == PIPELINE_SETTINGS["load.workers"] == 1
@@ -192,7 +184,7 @@ def test_a_large_load_runs_one_job_at_a_time(
     monkeypatch.setattr(load_workers, "SMALL_TABLE_SHARE", 1e-12)
     pipeline = make_pipeline("large_load_test", pipelines_dir=str(workdir / "pipelines"))
 
-    run(pipeline, _three_tables())
+    run(pipeline, _merged_tables("deals", "persons", "stages"))
 
     assert load_jobs_at_a_time == [1]
 
@@ -203,7 +195,7 @@ def test_configured_load_workers_are_used_as_they_are(
     monkeypatch.setenv("LOAD__WORKERS", "3")
     pipeline = make_pipeline("configured_workers_test", pipelines_dir=str(workdir / "pipelines"))
 
-    run(pipeline, _three_tables())
+    run(pipeline, _merged_tables("deals", "persons", "stages"))
 
     assert load_jobs_at_a_time == [3]
 
@@ -215,6 +207,6 @@ def test_another_destination_loads_as_configured(workdir: Path, load_jobs_at_a_t
         pipelines_dir=str(workdir / "pipelines"),
     )
 
-    run(pipeline, _three_tables())
+    run(pipeline, _merged_tables("deals", "persons", "stages"))
 
     assert load_jobs_at_a_time == [PIPELINE_SETTINGS["load.workers"]]
