@@ -115,6 +115,16 @@ def test_progress_of_a_run_on_stderr(
         assert shown in result.stderr
 
 
+def _probe(script: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Run `script` in a fresh interpreter (process-wide policies cannot be undone in this one): the last
+    line it printed, and its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = done.stdout.strip().splitlines()
+    return (lines[-1] if lines else ""), done.stderr
+
+
 def test_the_command_line_does_not_load_airflow_where_it_is_installed(clean_env: Path) -> None:
     # the `test` extra installs Airflow: dlt would import it on its first config lookup (seconds, 100 MB)
     probe = (
@@ -126,10 +136,10 @@ def test_the_command_line_does_not_load_airflow_where_it_is_installed(clean_env:
     )
     env = {k: v for k, v in os.environ.items() if k != "PROVIDERS__ENABLE_AIRFLOW_SECRETS"}
 
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    last_line, stderr = _probe(probe, env=env)
 
-    assert "set MATON_API_KEY" in done.stderr  # it did look up its settings
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert "set MATON_API_KEY" in stderr  # it did look up its settings
+    assert last_line == "False"
 
 
 def test_the_command_line_collects_garbage_rarely_and_not_through_its_imports(clean_env: Path) -> None:
@@ -147,9 +157,9 @@ def test_the_command_line_collects_garbage_rarely_and_not_through_its_imports(cl
         "print(untouched, gc.get_threshold()[0] == YOUNG_OBJECTS, gc.get_freeze_count() > 10_000)\n"
     )
 
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    last_line, stderr = _probe(probe)
 
-    assert done.stdout.strip().splitlines()[-1] == "True True True", done.stderr
+    assert last_line == "True True True", stderr
 
 
 def test_the_command_line_imports_dlt_only_once_collections_are_paused(clean_env: Path) -> None:
@@ -172,9 +182,9 @@ def test_the_command_line_imports_dlt_only_once_collections_are_paused(clean_env
         "print(without_dlt, collecting_at_dlt_import, gc.isenabled(), callable(pipedrive_source))\n"
     )
 
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    last_line, stderr = _probe(probe)
 
-    assert done.stdout.strip().splitlines()[-1] == "True [False] True True", done.stderr
+    assert last_line == "True [False] True True", stderr
 
 
 _HEAPS_AFTER_THREADS_ALLOCATE = """
@@ -212,13 +222,7 @@ os.remove(path)
 def test_the_command_line_keeps_the_allocator_to_two_heaps(clean_env: Path) -> None:
     # memory freed on many per-thread heaps stayed with the process (`memory.limit_malloc_arenas`)
     def heaps(*args: str) -> int:
-        done = subprocess.run(
-            [sys.executable, "-c", _HEAPS_AFTER_THREADS_ALLOCATE, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return int(done.stdout.strip().splitlines()[-1])
+        return int(_probe(_HEAPS_AFTER_THREADS_ALLOCATE, *args)[0])
 
     assert heaps() > MALLOC_ARENAS  # eight threads allocating at once get heaps of their own
     assert heaps("command") <= MALLOC_ARENAS
