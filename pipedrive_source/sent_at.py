@@ -53,7 +53,9 @@ def _stamped(connection: Any) -> Any:
         _written()
         return written
 
-    connection.request = request
+    # not `connection.request = ...`: vcrpy's connection forwards attribute writes to the real connection it
+    # records through, whose own `request()` would then loop back here and never send (vcrpy 9)
+    object.__setattr__(connection, "request", request)
     return connection
 
 
