@@ -162,7 +162,7 @@ PAGE_PARAMS: Mapping[Pagination, Mapping[str, Any]] = MappingProxyType(
 # Requests count under the resource they serve; a fields endpoint under its entity, which reads it first.
 RESOURCE_OF_PATH: Mapping[str, str] = MappingProxyType(
     {
-        USERS_ME_PATH: "check",
+        USERS_ME_PATH: "(account-check)",
         **FIELDS_RESOURCES,
         **{endpoint.path: endpoint.name for endpoint in ENDPOINTS},
     }
@@ -205,6 +205,8 @@ class PipedriveClient:
         self.read_settings = read_settings or resolve_read_settings()
         self.usage = usage or current_usage() or RunUsage()
         self.attempts = runtime.request_max_attempts
+        self.account_check: Callable[[], None] | None = None
+        """Called before every read for data (`guards.first_read.FirstReadChecks`): the source sets it."""
         self._window_slots = threading.BoundedSemaphore(WINDOW_CHAINS_AT_ONCE)
         self.limiter = account_limiter(
             settings.base_url,
@@ -259,6 +261,7 @@ class PipedriveClient:
         When the run stops early (see `stop_reason`) the pages end without an error, after a gap-free
         prefix of the list. A full load of a large v2 list is read as parallel time windows.
         """
+        self.check_account()
         query = {**PAGE_PARAMS[pagination], **(params or {})}
         resource = RESOURCE_OF_PATH.get(path) or table_of_path(path) or path
         if self._reads_in_windows(path, pagination, query):
@@ -271,11 +274,25 @@ class PipedriveClient:
 
     def records(self, path: str, pagination: Pagination = "cursor") -> list[dict[str, Any]]:
         """All records of a (small) list, e.g. a fields endpoint; read whole even when the run is stopping."""
+        self.check_account()
         query = dict(PAGE_PARAMS[pagination])
         return [record for page in self._chain(path, pagination, query, whole=True) for record in page]
 
     def get(self, path: str) -> dict[str, Any]:
-        """The `data` object of a single-object endpoint such as `users/me`."""
+        """The `data` object of a single-object endpoint such as `deals/{id}`."""
+        self.check_account()
+        return self._get(path)
+
+    def users_me(self) -> dict[str, Any]:
+        """The user and company behind the credentials (`users/me`, which every token may read)."""
+        return self._get(USERS_ME_PATH)
+
+    def check_account(self) -> None:
+        """Run the source's checks of the run (`account_check`) before a read, if it set them."""
+        if self.account_check is not None:
+            self.account_check()
+
+    def _get(self, path: str) -> dict[str, Any]:
         try:
             response = self.rest.get(path, hooks=self.hooks)
         except RequestException as exc:

@@ -41,6 +41,7 @@ from pipedrive_source.children.backlog import wait_for_next_run
 from pipedrive_source.children.tables import CHILDREN, COUNT_FIELDS
 from pipedrive_source.client import PipedriveClient
 from pipedrive_source.errors import ConfigurationError, PipedriveHTTPError
+from pipedrive_source.guards.account import ACCOUNT_STATE_KEY, AccountIdentity
 from pipedrive_source.pages import PageTables
 from pipedrive_source.settings import ENDPOINTS, Endpoint, Pagination
 from pipedrive_source.shared_layout import ACCOUNT_COLUMN
@@ -169,29 +170,27 @@ class Destination:
     but neither works with the installed sqlglot and DuckDB 2 under dlt 1.31.
     """
 
-    def __init__(
-        self, table: ReconciledTable, pipeline: dlt.Pipeline, connection_id: str | None = None
-    ) -> None:
+    def __init__(self, table: ReconciledTable, pipeline: dlt.Pipeline, company_id: int | None = None) -> None:
         self.table = table
         self.pipeline = pipeline
         self.columns: dict[str, TColumnSchema] = dict(
             pipeline.default_schema.tables.get(table.name, {}).get("columns", {})
         )
-        # a table shared by several accounts (`shared_layout`): only the rows of the account read
+        # a table shared by several companies (`shared_layout`): only the rows of the run's company
         self.account = (
-            f"{ACCOUNT_COLUMN} = {_literal(connection_id)}"
-            if connection_id is not None and ACCOUNT_COLUMN in self.columns
+            f"{ACCOUNT_COLUMN} = {_literal(company_id)}"
+            if company_id is not None and self.columns.get(ACCOUNT_COLUMN, {}).get("primary_key")
             else "true"
         )
 
     @classmethod
-    def of(cls, table: ReconciledTable, connection_id: str | None = None) -> Destination | None:
+    def of(cls, table: ReconciledTable, company_id: int | None = None) -> Destination | None:
         """The destination of the running pipeline; None before its first load (nothing to compare)."""
         pipeline = dlt.current.pipeline()
         if pipeline.default_schema_name is None:
             return None
         with _destination_lock:
-            return cls(table, pipeline, connection_id)
+            return cls(table, pipeline, company_id)
 
     def _query(
         self, select: str, where: str, convert: Callable[[list[dict[str, Any]]], pa.Table]
@@ -286,7 +285,10 @@ class Reconciliation:
 
     def run(self) -> Iterator[pa.Table]:
         """The vanished rows flagged deleted; also queues the children of parents whose counts changed."""
-        destination = Destination.of(self.table, self.client.settings.connection_id)
+        # the company whose rows to compare: the run's own, recorded before any read (`guards.account`)
+        self.client.check_account()
+        account = AccountIdentity.from_state(dlt.current.source_state().get(ACCOUNT_STATE_KEY))
+        destination = Destination.of(self.table, account.company_id if account is not None else None)
         stored = destination.live(self.count_fields) if destination is not None else None
         if stored is None or stored.num_rows == 0 or destination is None:
             return

@@ -25,21 +25,26 @@ for Arrow data whenever the destination takes parquet).
 from __future__ import annotations
 
 import importlib
+import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import dlt
+from dlt.common import logger
 from dlt.common.configuration import resolve_configuration
 from dlt.common.data_writers.writers import resolve_best_writer_spec
 from dlt.common.destination import TDestinationReferenceArg, TLoaderFileFormat
 from dlt.common.pipeline import LoadInfo, NormalizeInfo
+from dlt.common.typing import TRefreshMode
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract.source import DltSource
 
+from pipedrive_source.guards.destination import agree_with_destination, destination_checked
+from pipedrive_source.guards.run_lock import one_run_at_a_time
 from pipedrive_source.load_workers import jobs_at_a_time, pending_table_bytes
 from pipedrive_source.memory import release_memory
 
@@ -98,7 +103,7 @@ def make_pipeline(
             dlt.config[key] = value
             _DEFAULTED_SETTINGS.add(key)
     if destination == "duckdb":
-        destination = dlt.destinations.duckdb(credentials=duckdb_credentials())
+        destination = duckdb_in_file(destination, f"{pipeline_name}.duckdb")
     return dlt.pipeline(
         pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, **kwargs
     )
@@ -114,35 +119,64 @@ def duckdb_credentials() -> DuckDbCredentials:
 
 
 def duckdb_in_file(destination: TDestinationReferenceArg, default_file: str) -> TDestinationReferenceArg:
-    """`destination` as given, except DuckDB by name: written to `default_file` unless dlt config names one.
+    """`destination` as given, except DuckDB by name: written to `default_file` unless dlt config names one,
+    either resolved to an absolute path against the current folder now.
 
-    dlt names the file after the pipeline, which would give every account its own file, or put it in an
-    Airflow task's temporary folder.
+    dlt would resolve a relative file against the folder where the pipeline first ran (kept in its state),
+    so a run from another folder would write into the first folder's database; and it would name the file
+    after the pipeline, giving every account of several its own file.
     """
     if destination != "duckdb":
         return destination
     credentials = duckdb_credentials()
-    if not credentials.database or credentials.database == ":pipeline:":
-        credentials.database = default_file
+    credentials.database = duckdb_database(credentials, default_file)
     return dlt.destinations.duckdb(credentials=credentials)
 
 
-def run(
-    pipeline: dlt.Pipeline, source: DltSource, refresh: Literal["drop_resources"] | None = None
-) -> tuple[NormalizeInfo, LoadInfo]:
-    """`pipeline.run(source)` as extract, normalize and load, with the memory released in between.
+def duckdb_database(credentials: DuckDbCredentials, default_file: str) -> Any:
+    """The database of DuckDB `credentials`: the configured file or `default_file`, as an absolute path
+    (an in-memory or special location as configured)."""
+    database = credentials.database
+    if not database or database == ":pipeline:":
+        database = default_file
+    if isinstance(database, str) and not database.startswith(":"):
+        return os.path.abspath(os.path.expanduser(database))
+    return database
 
-    Packages left over by an earlier failed run are normalized and loaded with this run's, in load order,
-    as `pipeline.run()` would. Returns the normalize step's info (rows per table) and the load info.
+
+def run(
+    pipeline: dlt.Pipeline,
+    source: DltSource,
+    refresh: TRefreshMode | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[NormalizeInfo, LoadInfo]:
+    """`pipeline.run(source)` as extract, normalize and load, with the memory released in between, one run
+    of the pipeline at a time, from what its destination holds.
+
+    Before reading, the run takes the pipeline's lock (`guards.run_lock`: another run in progress raises
+    `RunInProgress`) and makes the pipeline's state agree with its destination (`guards.destination`: a
+    deleted database, a dropped dataset or table, a state written elsewhere). Packages left over by an
+    earlier failed load are loaded first. Returns the normalize step's info (rows per table) and the load
+    info.
+
+    Args:
+        pipeline: the pipeline (`make_pipeline()`).
+        source: `pipedrive_source()`, its tables selected.
+        refresh: dlt's refresh mode: `drop_resources` reloads the selected tables from scratch,
+            `drop_sources` every table of the source (starting over, for another company).
+        notify: gets a sentence for each thing the run does because the destination lacked what the state
+            says (default: dlt's log, at warning level).
     """
-    _import_in_background(LOAD_STEP_IMPORTS)
-    pipeline.extract(source, refresh=refresh, loader_file_format=arrow_file_format(pipeline))
-    release_memory()
-    normalized = pipeline.normalize()
-    release_memory()
-    credentials = _duckdb_credentials(pipeline)
-    with duckdb_kept_open(credentials), load_jobs_by_size(pipeline, credentials):
-        loaded = pipeline.load()
+    with one_run_at_a_time(pipeline), destination_checked(pipeline):
+        agree_with_destination(pipeline, source, notify or logger.warning)
+        _import_in_background(LOAD_STEP_IMPORTS)
+        pipeline.extract(source, refresh=refresh, loader_file_format=arrow_file_format(pipeline))
+        release_memory()
+        normalized = pipeline.normalize()
+        release_memory()
+        credentials = _duckdb_credentials(pipeline)
+        with duckdb_kept_open(credentials), load_jobs_by_size(pipeline, credentials):
+            loaded = pipeline.load()
     return normalized, loaded
 
 

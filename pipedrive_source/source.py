@@ -34,6 +34,8 @@ from pipedrive_source.column_types import column_schema, entity_columns, parse_v
 from pipedrive_source.config import ConnectionSettings, resolve_connection
 from pipedrive_source.custom_fields import CustomFieldMap
 from pipedrive_source.deletes import deletes_resources
+from pipedrive_source.guards.account import AccountGate
+from pipedrive_source.guards.first_read import FirstReadChecks
 from pipedrive_source.pages import PageTables, concatenated
 from pipedrive_source.personal_data import PersonalData, PersonalDataMode, check_settings
 from pipedrive_source.selection import table_of
@@ -391,6 +393,8 @@ def pipedrive_resources(
 ) -> list[DltResource]:
     """The resources of the source for already validated settings."""
     client = PipedriveClient(settings, runtime)
+    # before its first read for data, each run checks whose data it loads and where (`guards`)
+    client.account_check = FirstReadChecks(AccountGate(settings, client.users_me))
     field_maps = FieldMaps(client)
 
     def personal_data_of(table: str, field_map: CustomFieldMap | None) -> PersonalData | None:

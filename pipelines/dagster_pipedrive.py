@@ -15,8 +15,12 @@ partition runs, not when the definitions load: the asset specs come from a sourc
   resources fill one table here (`deals`, `archived_deals` and `deals_deletes` all land in `deals`), so the
   specs are keyed by table and all tables are materialized together (`can_subset=False`): one pass over the
   API reads every table of an account, as the source is built to.
-- One partition per account. Each account runs its own dlt pipeline (`pipedrive_<alias>`, incremental state
-  kept in the destination) into its own dataset (`<dataset>_<alias>`, `pipedrive-source`'s names).
+- One partition per account (Maton connection). A partition asks which company its connection reaches
+  (`users/me`) and loads it with that company's own dlt pipeline (`pipedrive_<company id>`, incremental
+  state kept in the destination) into its own dataset (`<dataset>_<company id>`, `pipedrive-source`'s
+  names): a company reconnected through a new connection continues its tables. The load is
+  `pipedrive_source.accounts.run_account()`: from what the destination holds (a dropped dataset or table
+  is loaded again in full), one run of a pipeline at a time.
 - The schedule `pipedrive_daily` requests every partition each day at 03:00 UTC.
 - Maton allows 10 requests/s per API key, shared by all its connections: the assets run in the concurrency
   pool `pipedrive_maton`. Give it one slot so that accounts run one after the other:
@@ -30,14 +34,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
+from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.destination import TDestinationReferenceArg
 
 from pipedrive_source import pipedrive_source
-from pipedrive_source.accounts import account_names
+from pipedrive_source.accounts import run_account
 from pipedrive_source.config import without_airflow_secrets
-from pipedrive_source.pipeline import arrow_file_format, make_pipeline
+from pipedrive_source.pipeline import make_pipeline
 
 PIPELINE_NAME = "pipedrive"
 DEFAULT_ACCOUNT = "default"
@@ -87,20 +91,26 @@ def pipedrive_definitions(
         can_subset=False,
         pool=POOL,
     )
-    def pipedrive_tables(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+    def pipedrive_tables(context: dg.AssetExecutionContext) -> Iterator[Any]:
         connection_id = None if context.partition_key == DEFAULT_ACCOUNT else context.partition_key
-        pipeline_name, account_dataset_name = account_names(connection_id, PIPELINE_NAME, dataset_name)
-        pipeline = make_pipeline(
-            pipeline_name=pipeline_name, destination=destination, dataset_name=account_dataset_name
+        account = run_account(
+            connection_id, destination=destination, dataset_name=dataset_name, pipeline_name=PIPELINE_NAME
         )
-        account = {} if connection_id is None else {"connection_id": connection_id}
-        yield from dlt.run(
-            context=context,
-            dlt_source=pipedrive_source(**account),
-            dlt_pipeline=pipeline,
-            dagster_dlt_translator=translator,
-            loader_file_format=arrow_file_format(pipeline),
-        )
+        for notice in account.notices:
+            context.log.warning(notice)
+        if account.error is not None:
+            raise dg.Failure(description=account.error)
+        company = account.company.company if account.company is not None else "?"
+        for key in context.selected_asset_keys:
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "rows_loaded": account.rows.get(key.path[-1], 0),
+                    "company": company,
+                    "dataset": account.dataset_name,
+                    "pipeline": account.pipeline_name,
+                },
+            )
 
     job = dg.define_asset_job("pipedrive_job", selection=[pipedrive_tables])
 
@@ -110,12 +120,7 @@ def pipedrive_definitions(
         for partition_key in accounts.get_partition_keys():
             yield dg.RunRequest(run_key=f"{partition_key}:{day}", partition_key=partition_key)
 
-    return dg.Definitions(
-        assets=[pipedrive_tables],
-        jobs=[job],
-        schedules=[pipedrive_daily],
-        resources={"dlt": DagsterDltResource()},
-    )
+    return dg.Definitions(assets=[pipedrive_tables], jobs=[job], schedules=[pipedrive_daily])
 
 
 without_airflow_secrets()

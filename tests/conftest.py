@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated environment, temporary dlt pipelines, and the VCR configuration.
 
 Cassettes live in the repo's top-level `cassettes/<test module>/<test>.yaml`. pytest-recording replays them by
-default (`--record-mode=none`: a request with no recorded answer fails); see `tests/e2e/README.md` for how to
+default (`--record-mode=none`: a request with no recorded answer fails); see `docs/testing.md` for how to
 record them again.
 """
 

@@ -8,7 +8,6 @@ from pipedrive_source.cli import cli
 from pipedrive_source.cli.failures import exit_on_failure
 from pipedrive_source.client import PipedriveClient
 from pipedrive_source.config import ConnectionSettings, settings_from_config
-from pipedrive_source.settings import USERS_ME_PATH
 
 
 def _route(settings: ConnectionSettings) -> str:
@@ -23,7 +22,7 @@ def check() -> None:
     """Check the credentials and connection: prints who is connected to which Pipedrive company."""
     with exit_on_failure():
         settings = settings_from_config()
-        me = PipedriveClient(settings).get(USERS_ME_PATH)
+        me = PipedriveClient(settings).users_me()
     company = me.get("company_name") or "?"
     domain = me.get("company_domain")
     click.echo(f"Connected {_route(settings)}")

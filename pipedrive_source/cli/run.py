@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import click
 import dlt
 from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import NormalizeInfo
+from dlt.common.typing import TRefreshMode
 from dlt.extract import DltSource
 
 from pipedrive_source.accounts import ACCOUNT_LAYOUTS, AccountRun, check_accounts_settings, run_accounts
@@ -25,8 +26,10 @@ from pipedrive_source.cli import cli
 from pipedrive_source.cli.failures import exit_on_failure
 from pipedrive_source.deletes import reconciling_deletes
 from pipedrive_source.errors import ConfigurationError
+from pipedrive_source.guards.account import AccountIdentity, recorded_account
+from pipedrive_source.guards.where import duckdb_file
 from pipedrive_source.personal_data import PERSONAL_DATA_MODES
-from pipedrive_source.pipeline import make_pipeline
+from pipedrive_source.pipeline import duckdb_credentials, duckdb_database, make_pipeline
 from pipedrive_source.pipeline import run as run_in_steps
 from pipedrive_source.progress import PROGRESS, ResourceUsage, RunUsage, track_usage
 from pipedrive_source.selection import UnknownTables, select_tables
@@ -106,15 +109,27 @@ def _connection_ids(ctx: click.Context, param: click.Parameter, value: str | Non
     return ids
 
 
-def _report_account(account: AccountRun, destination: str, pipeline_name: str) -> None:
+def _report_account(account: AccountRun, destination: str) -> None:
     name = f"Account {account.connection_id}"
+    if account.company is not None:
+        name += f" ({account.company.company})"
+    for notice in account.notices:
+        _notice(notice)
     if account.error is not None:
         click.echo(f"{name}: FAILED, nothing more loaded. {account.error}", err=True)
+        return
+    if account.same_as is not None:
+        click.echo(
+            f"{name}: the same company as connection {account.same_as}, loaded once by it: skipped. Delete "
+            "the connection you no longer use (`pipedrive-source connections delete ID`)."
+        )
         return
     click.echo(
         f"{name}: loaded {sum(account.rows.values()):,} rows into {destination} dataset "
         f"{account.dataset_name!r} in {account.elapsed:.1f} s (pipeline {account.pipeline_name})"
     )
+    if moved := route_change(account.previous, account.company):
+        click.echo(f"  The same company as before{moved}: its tables continue.")
     for line in summary(account.rows, account.usage):
         click.echo(line)
     if account.stop_reason:
@@ -135,7 +150,7 @@ def _run_accounts(
 ) -> None:
     """`run --connections`: every account one after the other, a summary each, the exit code of all."""
     source_kwargs = {"personal_data": personal_data} if personal_data else {}
-    refresh: Literal["drop_resources"] | None = "drop_resources" if full_refresh else None
+    refresh = refresh_mode(full_refresh, tables)
     try:
         check_accounts_settings(layout, refresh, **source_kwargs)
     except ConfigurationError as exc:
@@ -157,11 +172,17 @@ def _run_accounts(
             **source_kwargs,
         )
     for account in result.accounts:
-        _report_account(account, destination, pipeline_name)
+        _report_account(account, destination)
+    for company in result.not_loaded:
+        click.echo(
+            f"Not loaded: {company.company}, loaded before through {company.route}, which no ACTIVE "
+            "connection reaches now: its rows stay as they were last loaded. Reconnect it "
+            "(`pipedrive-source connections create`), or drop its rows if it is gone."
+        )
     if destination == "duckdb":
-        click.echo(f"Database: {pipeline_name}.duckdb")
+        click.echo(f"Database: {duckdb_database(duckdb_credentials(), f'{pipeline_name}.duckdb')}")
     if result.failed:
-        failed = ", ".join(account.connection_id for account in result.failed)
+        failed = ", ".join(str(account.connection_id) for account in result.failed)
         click.echo(
             f"Error: {len(result.failed)} of {len(result.accounts)} accounts failed ({failed}); the others "
             "are loaded. Fix what each message above says and run again: each account continues from its "
@@ -173,18 +194,51 @@ def _run_accounts(
         raise SystemExit(PARTIAL_LOAD)
 
 
+def refresh_mode(full_refresh: bool, resources: tuple[str, ...]) -> TRefreshMode | None:
+    """`--full-refresh` alone starts the pipeline over (every table and the whole state, the recorded
+    company included); with `--resources` it reloads the named tables only."""
+    if not full_refresh:
+        return None
+    return "drop_resources" if resources else "drop_sources"
+
+
+def account_line(before: AccountIdentity | None, after: AccountIdentity | None) -> str | None:
+    """The summary's line naming the company loaded and the way in, and a way in that changed."""
+    if after is None:
+        return None
+    return f"Company: {after.company} through {after.route}{route_change(before, after)}"
+
+
+def route_change(before: AccountIdentity | None, after: AccountIdentity | None) -> str:
+    """` (before this run: through <the old way in>)` when the same company came another way, else ``."""
+    if before is None or after is None or not before.same_company(after) or before.route == after.route:
+        return ""
+    return f" (before this run: through {before.route})"
+
+
+def _notice(text: str) -> None:
+    click.echo(f"Note: {text}", err=True)
+
+
 def _report(
-    pipeline: dlt.Pipeline, normalized: NormalizeInfo, usage: RunUsage, destination: str, dataset_name: str
+    pipeline: dlt.Pipeline,
+    normalized: NormalizeInfo,
+    usage: RunUsage,
+    destination: str,
+    account: str | None,
 ) -> None:
     rows = _loaded_rows(normalized)
     click.echo(
-        f"Loaded {sum(rows.values()):,} rows into {destination} dataset {dataset_name!r} in "
+        f"Loaded {sum(rows.values()):,} rows into {destination} dataset {pipeline.dataset_name!r} in "
         f"{usage.elapsed:.1f} s"
     )
+    if account is not None:
+        click.echo(account)
     for line in summary(rows, usage.by_resource()):
         click.echo(line)
-    if destination == "duckdb":
-        click.echo(f"Database: {pipeline.pipeline_name}.duckdb")
+    database = duckdb_file(pipeline)
+    if database is not None:
+        click.echo(f"Database: {database}")
 
 
 @cli.command()
@@ -216,7 +270,8 @@ def _report(
 @click.option(
     "--full-refresh",
     is_flag=True,
-    help="Drop the selected tables and their incremental state, then load everything again.",
+    help="Start over: drop every table of the pipeline and its state (the company it holds included), then "
+    "load everything again. With --resources, only the named tables and their state.",
 )
 @click.option(
     "--max-tokens",
@@ -307,8 +362,11 @@ def run(
                 f"{destination!r} is not a dlt destination (try duckdb, postgres, bigquery, snowflake, ...)",
                 param_hint="--destination",
             ) from None
-        normalized, _ = run_in_steps(pipeline, source, refresh="drop_resources" if full_refresh else None)
-    _report(pipeline, normalized, usage, destination, dataset_name)
+        before = recorded_account(pipeline)
+        normalized, _ = run_in_steps(
+            pipeline, source, refresh=refresh_mode(full_refresh, resources), notify=_notice
+        )
+    _report(pipeline, normalized, usage, destination, account_line(before, recorded_account(pipeline)))
     if usage.stop_reason:
         click.echo(f"Partial load: {usage.stop_reason}", err=True)
         raise SystemExit(PARTIAL_LOAD)

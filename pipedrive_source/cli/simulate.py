@@ -8,6 +8,9 @@ import click
 
 from pipedrive_source.cli import cli
 
+DEMO_PIPELINE = "pipedrive_demo"
+"""The pipeline (and DuckDB file) the simulator suggests loading into, apart from real loads."""
+
 
 @cli.command()
 @click.option(
@@ -150,6 +153,12 @@ def simulate(
     click.echo("Connection ids (oldest first, the first is the default):")
     for connection_id in sim.connection_ids:
         click.echo(f"  {connection_id}")
+    # the demo's own pipeline and DuckDB file: a real load later never continues the simulated company's
+    click.echo("Load it, in another terminal:")
+    click.echo(
+        f"  SOURCES__PIPEDRIVE__BASE_URL={sim.base_url} MATON_API_KEY=<api key> "
+        f"pipedrive-source run --pipeline-name {DEMO_PIPELINE}   (into {DEMO_PIPELINE}.duckdb)"
+    )
     click.echo("Serving until Ctrl-C.")
     try:
         sim.serve_forever()

@@ -117,6 +117,12 @@ class Simulator:
         """Make a PENDING connection ACTIVE, as if its user had completed the authorization URL."""
         self.connections.activate(connection_id)
 
+    def reconnect(self, connection_id: str, keep_old: bool = False) -> str:
+        """Replace a connection by a new one to the same company (see `Connections.reconnect`; `keep_old`
+        keeps both); the new connection's id. It is the newest connection: the default only when no other
+        is ACTIVE."""
+        return self.connections.reconnect(connection_id, keep_old).connection_id
+
     def stats(self) -> dict[str, Any]:
         """What `GET {root_url}/_simulator/stats` answers: requests by layer and status, 429 answers by cause
         (`maton`, `burst`, `daily`, `fault`) and the tokens the requests cost."""

@@ -170,6 +170,21 @@ class Connections:
             self._items.append(connection)
             return connection
 
+    def reconnect(self, connection_id: str, keep_old: bool = False) -> Connection:
+        """A new ACTIVE connection to the company of `connection_id`, which is deleted unless `keep_old`:
+        what a user does when an authorization FAILED (delete the connection, create a new one, log in to
+        the same Pipedrive company). The new connection has a new id and reaches the same data."""
+        with self._lock:
+            old = self.find(connection_id)
+            if old is None:
+                raise KeyError(f"no connection {connection_id}")
+            connection = self.create(old.method)
+            connection._account = old.account
+            connection.status = "ACTIVE"
+            if not keep_old:
+                self.delete(connection_id)
+            return connection
+
     def activate(self, connection_id: str) -> Connection:
         with self._lock:
             connection = self.find(connection_id)

@@ -63,3 +63,12 @@ def endpoint_rows(
 def fields(cassette: Cassette, path: str, stop: int | None = None) -> list[dict[str, Any]]:
     """The field descriptions of a fields endpoint (`api/v2/dealFields`) in the first `stop` interactions."""
     return [field for body in answers(cassette, path, 0, stop) for field in body.get("data") or []]
+
+
+def companies(cassette: Cassette, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+    """The companies `users/me` answered in interactions start:stop, in order (the account check of each
+    run): `company_id`, `company_name`, `company_domain`."""
+    return [
+        {key: body["data"][key] for key in ("company_id", "company_name", "company_domain")}
+        for body in answers(cassette, "api/v1/users/me", start, stop)
+    ]

@@ -27,7 +27,6 @@ from vcr.cassette import Cassette
 
 from pipedrive_source.accounts import (
     AccountsResult,
-    account_alias,
     account_dataset,
     account_pipeline_name,
     run_accounts,
@@ -84,13 +83,13 @@ def _query(sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return database.execute(sql, list(params)).fetchall()
 
 
-def _ids(dataset: str, table: str, connection_id: str | None = None) -> set[Any]:
-    where = "" if connection_id is None else " where connection_id = ?"
-    params = () if connection_id is None else (connection_id,)
+def _ids(dataset: str, table: str, company_id: int | None = None) -> set[Any]:
+    where = "" if company_id is None else " where company_id = ?"
+    params = () if company_id is None else (company_id,)
     return {row[0] for row in _query(f"select id from {dataset}.{table}{where}", *params)}
 
 
-def _rows(dataset: str, table: str, connection_id: str) -> set[tuple[Any, ...]]:
+def _rows(dataset: str, table: str, company_id: int) -> set[tuple[Any, ...]]:
     """The account's rows as loaded, without dlt's columns (they change with every load)."""
     columns = [
         row[0]
@@ -101,9 +100,7 @@ def _rows(dataset: str, table: str, connection_id: str) -> set[tuple[Any, ...]]:
             table,
         )
     ]
-    return set(
-        _query(f"select {', '.join(columns)} from {dataset}.{table} where connection_id = ?", connection_id)
-    )
+    return set(_query(f"select {', '.join(columns)} from {dataset}.{table} where company_id = ?", company_id))
 
 
 def _write_to(connection_id: str, method: str, path: str, body: dict[str, Any]) -> Any:
@@ -144,10 +141,14 @@ def test_datasets_layout_loads_each_account_into_its_own_dataset_with_its_own_st
     ids = [account.connection_id for account in result.accounts]
     assert len(ids) == 2 and ids == MatonConnections.from_config().active_ids()
     first = _slices(result, 1)
-    for connection_id, (start, stop), account in zip(ids, first, result.accounts, strict=True):
+    companies = []
+    for (start, stop), account in zip(first, result.accounts, strict=True):
         assert account.status == "loaded", account.error
-        assert account.pipeline_name == f"pipedrive_{account_alias(connection_id)}"
-        dataset = account_dataset("pipedrive_data", connection_id)
+        # each account is named after the company its connection reaches, as users/me answered
+        (company,) = oracle.companies(vcr, start, stop)
+        companies.append(company["company_id"])
+        assert account.pipeline_name == f"pipedrive_{company['company_id']}"
+        dataset = account_dataset("pipedrive_data", company["company_id"])
         for table in TABLES:
             assert _ids(dataset, table) == set(_answered(vcr, table, start, stop)), (dataset, table)
     # the accounts are different companies whose ids overlap
@@ -167,7 +168,7 @@ def test_datasets_layout_loads_each_account_into_its_own_dataset_with_its_own_st
         # each account continues from the last update_time it loaded itself
         latest = max(_moment(record["update_time"]) for record in _answered(vcr, "deals", *before).values())
         assert [_moment(value) for value in _cursor_param(vcr, "api/v2/deals", start, stop)] == [latest]
-    a_dataset, b_dataset = (account_dataset("pipedrive_data", i) for i in ids)
+    a_dataset, b_dataset = (account_dataset("pipedrive_data", company) for company in companies)
     assert renamed in _answered(vcr, "deals", *second[0])
     assert renamed not in _answered(vcr, "deals", *second[1])
     assert _query(f"select title from {a_dataset}.deals where id = ?", renamed) == [("Renamed in account A",)]
@@ -188,26 +189,28 @@ def test_shared_layout_keeps_each_accounts_rows_apart(
 
     assert [account.status for account in result.accounts] == ["loaded", "loaded"]
     first = _slices(result, 3)
-    assert only_in_b in _ids("pipedrive_data", "persons", b) - _ids("pipedrive_data", "persons", a)
-    for connection_id, (start, stop) in zip((a, b), first, strict=True):
+    # rows are keyed by the company each connection reaches, as users/me answered
+    ca, cb = (oracle.companies(vcr, start, stop)[0]["company_id"] for start, stop in first)
+    assert only_in_b in _ids("pipedrive_data", "persons", cb) - _ids("pipedrive_data", "persons", ca)
+    for company_id, (start, stop) in zip((ca, cb), first, strict=True):
         for table in TABLES:
-            assert _ids("pipedrive_data", table, connection_id) == set(_answered(vcr, table, start, stop))
+            assert _ids("pipedrive_data", table, company_id) == set(_answered(vcr, table, start, stop))
     # one deal id in both accounts: two rows
-    both = _ids("pipedrive_data", "deals", a) & _ids("pipedrive_data", "deals", b)
+    both = _ids("pipedrive_data", "deals", ca) & _ids("pipedrive_data", "deals", cb)
     assert both
     twice = _query("select id, count(*) from pipedrive_data.deals group by id having count(*) = 2")
     assert {row[0] for row in twice} == both
     assert result[a].rows["deals"] == len(_answered(vcr, "deals", *first[0]))
-    b_before = {table: _rows("pipedrive_data", table, b) for table in TABLES}
+    b_before = {table: _rows("pipedrive_data", table, cb) for table in TABLES}
 
     # account A: a deal renamed, one deleted, a person deleted, every pipeline deleted
-    a_deals = sorted(_ids("pipedrive_data", "deals", a))
+    a_deals = sorted(_ids("pipedrive_data", "deals", ca))
     renamed, deleted = a_deals[0], a_deals[1]
     write_through_gateway("PATCH", f"api/v2/deals/{renamed}", {"title": "Renamed in account A"})
     write_through_gateway("DELETE", f"api/v2/deals/{deleted}")
-    gone_person = min(_ids("pipedrive_data", "persons", a) & _ids("pipedrive_data", "persons", b))
+    gone_person = min(_ids("pipedrive_data", "persons", ca) & _ids("pipedrive_data", "persons", cb))
     write_through_gateway("DELETE", f"api/v2/persons/{gone_person}")
-    a_pipelines = sorted(_ids("pipedrive_data", "pipelines", a))
+    a_pipelines = sorted(_ids("pipedrive_data", "pipelines", ca))
     for pipeline_id in a_pipelines:
         write_through_gateway("DELETE", f"api/v2/pipelines/{pipeline_id}")
     start = first[1][1] + 3 + len(a_pipelines) + 1  # the changes, then the check of the connections
@@ -219,21 +222,21 @@ def test_shared_layout_keeps_each_accounts_rows_apart(
     ((start, stop),) = _slices(again, start)
     assert stop == len(vcr.data)
     # B's rows are as they were, in every table, the replaced ones included
-    assert {table: _rows("pipedrive_data", table, b) for table in TABLES} == b_before
+    assert {table: _rows("pipedrive_data", table, cb) for table in TABLES} == b_before
     # A's incremental changes
+    assert _query("select title from pipedrive_data.deals where company_id = ? and id = ?", ca, renamed) == [
+        ("Renamed in account A",)
+    ]
     assert _query(
-        "select title from pipedrive_data.deals where connection_id = ? and id = ?", a, renamed
-    ) == [("Renamed in account A",)]
-    assert _query(
-        "select is_deleted from pipedrive_data.deals where connection_id = ? and id = ?", a, deleted
+        "select is_deleted from pipedrive_data.deals where company_id = ? and id = ?", ca, deleted
     ) == [(True,)]
     # the reconciliation flagged A's deleted person only, not B's person of the same id
-    flagged = _query("select connection_id, id from pipedrive_data.persons where is_deleted")
-    assert flagged == [(a, gone_person)]
+    flagged = _query("select company_id, id from pipedrive_data.persons where is_deleted")
+    assert flagged == [(ca, gone_person)]
     # A's replaced tables are what A's lists answer now: no pipeline left, stages as listed
     assert not _answered(vcr, "pipelines", start, stop)
-    assert _ids("pipedrive_data", "pipelines", a) == set()
-    assert _ids("pipedrive_data", "stages", a) == set(_answered(vcr, "stages", start, stop))
+    assert _ids("pipedrive_data", "pipelines", ca) == set()
+    assert _ids("pipedrive_data", "stages", ca) == set(_answered(vcr, "stages", start, stop))
     assert again[a].rows.get("pipelines", 0) == 0
 
 
@@ -248,12 +251,15 @@ def test_a_failing_account_does_not_lose_the_others(gateway: Gateway, vcr: Casse
     assert f"Account {UNKNOWN_CONNECTION}: FAILED" in outcome.stderr
     assert "pipedrive-source connections list" in outcome.stderr
     assert UNKNOWN_CONNECTION in outcome.stderr.splitlines()[-1]
+    companies = [company["company_id"] for company in oracle.companies(vcr)]
+    assert len(companies) == 2
     for connection_id in (a, b):
-        assert f"Account {connection_id}: loaded" in outcome.stdout
-        assert _ids(account_dataset("pipedrive_data", connection_id), "deals")
-    assert account_pipeline_name("pipedrive", a) in outcome.stdout
+        assert f"Account {connection_id} (" in outcome.stdout
+    for company_id in companies:
+        assert _ids(account_dataset("pipedrive_data", company_id), "deals")
+        assert f"(pipeline {account_pipeline_name('pipedrive', company_id)})" in outcome.stdout
     tables = _query(
         "select table_schema from information_schema.tables where table_name = 'deals' "
         "and table_schema not like '%\\_staging' escape '\\' order by 1"
     )
-    assert [row[0] for row in tables] == sorted(account_dataset("pipedrive_data", i) for i in (a, b))
+    assert [row[0] for row in tables] == sorted(account_dataset("pipedrive_data", i) for i in companies)

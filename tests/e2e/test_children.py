@@ -444,7 +444,8 @@ def test_parents_left_unread_by_a_stopped_run_are_read_first_by_the_next(
     resources = ("deals", "deal_changes", "deal_changes" + BACKLOG_SUFFIX)
     flows_affordable = 20
     cap = (
-        cost_of("GET", "api/v2/dealFields")
+        cost_of("GET", "api/v1/users/me")  # the account check
+        + cost_of("GET", "api/v2/dealFields")
         + cost_of("GET", "api/v2/deals")
         + flows_affordable * cost_of("GET", "api/v1/deals/1/flow")
     )

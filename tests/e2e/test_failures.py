@@ -89,8 +89,8 @@ def test_a_run_failing_midway_does_not_advance_the_state(
         account = gateway.sim.account()
         for deal_id in range(1, 601):
             account.update("deals", deal_id, {"title": f"Changed {deal_id}"})
-        # the run reads dealFields, then deals page 1, then fails on page 2 for good
-        gateway.sim.faults.error_every(3, status=400)
+        # the run checks the account, reads dealFields, then deals page 1, then fails on page 2 for good
+        gateway.sim.faults.error_every(4, status=400)
     run_1 = len(sent)
 
     with pytest.raises(Exception, match="invalid"):

@@ -65,7 +65,6 @@ def airflow(sim: Any, clean_env: Path) -> AirflowRun:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        # dlt's Airflow helper puts each task's pipeline folder under the temporary directory
         "TMPDIR": str(temp),
         "AIRFLOW_VAR_PIPEDRIVE_CONNECTION_IDS": json.dumps(sim.connection_ids),
         # dlt reads its secrets from the Airflow Variable `dlt_secrets_toml` (off elsewhere in the tests)
@@ -93,21 +92,22 @@ def counts(airflow: AirflowRun, dataset: str) -> dict[str, int]:
     return {table: airflow.rows(query.format(dataset=dataset))[0][0] for table, query in LIVE_ROWS.items()}
 
 
-def test_dag_has_one_task_group_per_account(airflow: AirflowRun, sim: Any) -> None:
+def test_dag_has_one_task_per_account(airflow: AirflowRun, sim: Any) -> None:
     listed = airflow("tasks", "list", DAG_ID)
 
     assert listed.returncode == 0, listed.stderr[-3000:]
     tasks = set(listed.stdout.split())
     aliases = [connection_id.replace("-", "")[:8] for connection_id in sim.connection_ids]
-    assert tasks == {f"pipedrive_{alias}.pipedrive_{alias}" for alias in aliases}
+    assert tasks == {f"pipedrive_{alias}" for alias in aliases}
 
 
 def test_dags_test_loads_each_account_then_merges_changes(airflow: AirflowRun, sim: Any) -> None:
     first = airflow("dags", "test", DAG_ID)
 
     assert first.returncode == 0, (first.stdout + first.stderr)[-5000:]
+    # each account loads into the dataset of the company its connection reaches
     datasets = {
-        connection_id: account_dataset("pipedrive_data", connection_id)
+        connection_id: account_dataset("pipedrive_data", sim.account(connection_id).company["company_id"])
         for connection_id in sim.connection_ids
     }
     for connection_id, dataset in datasets.items():

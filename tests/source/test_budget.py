@@ -61,12 +61,13 @@ def test_the_token_cap_stops_before_the_request_that_would_pass_it(
 ) -> None:
     pipeline = make_pipeline()
 
-    # the fields (10 tokens) and the first page (10) fit under 25; the second page would not
+    # the account check (users/me, 2 tokens), the fields (10) and the first page (10) fit under 25; the
+    # second page would not
     with track_usage(token_cap=25) as usage:
         pipeline.run(pipedrive_source().with_resources("deals"))
 
     assert usage.stop_reason is not None and "cap of 25 API tokens" in usage.stop_reason
-    assert usage.total() == ResourceUsage(requests=2, tokens=20, records=500)
+    assert usage.total() == ResourceUsage(requests=3, tokens=22, records=500)
     assert len(deals.requests_to("api/v2/deals")) == 1
     assert _rows(pipeline, "select count(*) from deals") == [(500,)]
 

@@ -82,11 +82,12 @@ def test_run_loads_the_chosen_tables_into_duckdb(fake: FakePipedrive, clean_env:
     result = CliRunner().invoke(cli, ["run", "--resources", "pipelines,stages"])
 
     assert result.exit_code == 0, result.stderr
-    # rows, requests and API tokens (5 per v2 pipelines/stages list) per table
+    # rows, requests and API tokens (5 per v2 pipelines/stages list) per table, and the account check
     assert _summary(result.stdout) == {
+        "(account-check)": ["0", "1", "2"],
         "pipelines": ["1", "1", "5"],
         "stages": ["1", "1", "5"],
-        "total": ["2", "2", "10"],
+        "total": ["2", "3", "12"],
     }
     with duckdb.connect(str(clean_env / "pipedrive.duckdb"), read_only=True) as db:
         assert db.sql("select name from pipedrive_data.pipelines").fetchall() == [("Pipeline Name",)]

@@ -7,6 +7,7 @@ import dlt
 import pytest
 
 from pipedrive_source import pipedrive_source
+from pipedrive_source.pipeline import run
 from pipedrive_source.source import updated_since
 from tests.source.fake_api import FakePipedrive, deal, deal_fields, note
 
@@ -129,3 +130,23 @@ def test_a_run_failing_midway_leaves_the_state_where_it_was(
 )
 def test_updated_since_is_whole_utc_seconds(cursor: str, expected: str) -> None:
     assert updated_since(cursor) == expected
+
+
+def test_a_destination_that_keeps_no_state_continues_from_the_machines(
+    fake: FakePipedrive, deals: list[dict[str, Any]], clean_env: Any
+) -> None:
+    # a sink of one's own keeps no copy of the state: nothing to compare, the state on the machine holds
+    received: list[int] = []
+
+    @dlt.destination(batch_size=0, loader_file_format="parquet")
+    def sink(items: Any, table: Any) -> None:
+        received.append(1)
+
+    pipeline = dlt.pipeline("to_sink", destination=sink, pipelines_dir=str(clean_env / "pipelines"))
+    notes: list[str] = []
+    run(pipeline, pipedrive_source().with_resources("deals"), notify=notes.append)
+    run(pipeline, pipedrive_source().with_resources("deals"), notify=notes.append)
+
+    first, second = fake.requests_to("api/v2/deals")
+    assert "updated_since" not in first and "updated_since" in second
+    assert notes == [] and received

@@ -14,8 +14,8 @@ import requests
 from pipedrive_source import pipedrive_source
 from pipedrive_source.progress import track_usage
 from pipedrive_source.testing import costs as simulator_costs
-from pipedrive_source.testing import simulator
 from pipedrive_source.token_costs import TOKEN_COSTS, cost_of
+from tests.source.conftest import live_simulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 
@@ -57,10 +57,7 @@ KEY = "token-test-key"
 
 @pytest.fixture
 def sim(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with simulator(seed=9, deals=1200, api_key=KEY, rate_limit=None) as running:
-        monkeypatch.setenv("MATON_API_KEY", KEY)
-        monkeypatch.setenv("SOURCES__PIPEDRIVE__BASE_URL", running.base_url)
-        yield running
+    yield from live_simulator(monkeypatch, KEY, seed=9, deals=1200)
 
 
 def _tokens_left(sim: Any) -> int:

@@ -1,4 +1,4 @@
-"""Several accounts: names per account, the shared layout's hints, and the settings refused up front."""
+"""Several accounts: names per company, the shared layout's hints, and the settings refused up front."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from pipedrive_source.shared_layout import (
     OF_ACCOUNT_SUFFIX,
     REPLACES_ACCOUNT_ROWS,
     shared_layout,
-    with_connection_id,
+    with_company_id,
 )
 
 CONNECTION = "21fd90f9-5935-43cd-b6c8-bde9d915ca80"
+COMPANY_ID = 54235233
 
 
 @pytest.fixture
@@ -45,14 +46,14 @@ def _keys(table: dict[str, Any], hint: str) -> set[str]:
     return {name for name, column in table["columns"].items() if column.get(hint)}
 
 
-def test_names_of_an_account() -> None:
-    assert account_dataset("pipedrive_data", CONNECTION) == "pipedrive_data_21fd90f9"
-    assert account_pipeline_name("pipedrive", CONNECTION) == "pipedrive_21fd90f9"
+def test_names_of_an_account_follow_its_company() -> None:
+    assert account_dataset("pipedrive_data", COMPANY_ID) == "pipedrive_data_54235233"
+    assert account_pipeline_name("pipedrive", COMPANY_ID) == "pipedrive_54235233"
 
 
 @pytest.mark.usefixtures("maton")
-def test_shared_layout_keys_every_table_by_connection() -> None:
-    source = shared_layout(pipedrive_source(connection_id=CONNECTION), CONNECTION)
+def test_shared_layout_keys_every_table_by_company() -> None:
+    source = shared_layout(pipedrive_source(connection_id=CONNECTION), COMPANY_ID)
 
     deals = _table(source, "deals")
     assert _keys(deals, "primary_key") == {ACCOUNT_COLUMN, "id"}
@@ -60,10 +61,10 @@ def test_shared_layout_keys_every_table_by_connection() -> None:
     assert deals["write_disposition"] == "merge"
     # the delete reconciliation fills the same table with the same key
     assert _keys(_table(source, "deals_deletes"), "primary_key") == {ACCOUNT_COLUMN, "id"}
-    # a child table replaces the children of a parent of this account only
+    # a child table replaces the children of a parent of this company only
     assert _keys(_table(source, "deal_products"), "merge_key") == {ACCOUNT_COLUMN, "deal_id"}
     assert _keys(_table(source, "deal_products_backlog"), "merge_key") == {ACCOUNT_COLUMN, "deal_id"}
-    # a replaced table replaces this account's rows only
+    # a replaced table replaces this company's rows only
     for name in ("stages", "stages" + OF_ACCOUNT_SUFFIX):
         stages = _table(source, name)
         assert stages["write_disposition"] == "merge", name
@@ -76,7 +77,7 @@ def test_shared_layout_keys_every_table_by_connection() -> None:
 
 @pytest.mark.usefixtures("maton")
 def test_markers_follow_the_selection_of_their_table() -> None:
-    source = shared_layout(select_tables(pipedrive_source(), ["deals", "stages"]), CONNECTION)
+    source = shared_layout(select_tables(pipedrive_source(), ["deals", "stages"]), COMPANY_ID)
 
     selected = set(source.selected_resources)
     assert "stages" + OF_ACCOUNT_SUFFIX in selected
@@ -84,24 +85,26 @@ def test_markers_follow_the_selection_of_their_table() -> None:
     assert "pipelines" + OF_ACCOUNT_SUFFIX not in selected
 
 
-def test_every_row_gets_the_connection_id() -> None:
-    add = with_connection_id(CONNECTION)
+def test_every_row_gets_the_company_id() -> None:
+    add = with_company_id(COMPANY_ID)
 
     page = add(pa.table({"id": [1, 2]}))
-    assert page.column(ACCOUNT_COLUMN).to_pylist() == [CONNECTION, CONNECTION]
+    assert page.column(ACCOUNT_COLUMN).to_pylist() == [COMPANY_ID, COMPANY_ID]
+    assert page.schema.field(ACCOUNT_COLUMN).type == pa.int64()
     assert not page.schema.field(ACCOUNT_COLUMN).nullable
-    # rows read back from the destination (the delete reconciliation) keep one column
-    again = add(pa.table({"id": [1], ACCOUNT_COLUMN: ["another"]}))
+    # rows read back from the destination (the delete reconciliation), and call logs, which carry
+    # Pipedrive's own company_id, keep one column
+    again = add(pa.table({"id": [1], ACCOUNT_COLUMN: [7]}))
     assert again.column_names == ["id", ACCOUNT_COLUMN]
-    assert again.column(ACCOUNT_COLUMN).to_pylist() == [CONNECTION]
-    assert add({"id": 1}) == {"id": 1, ACCOUNT_COLUMN: CONNECTION}
+    assert again.column(ACCOUNT_COLUMN).to_pylist() == [COMPANY_ID]
+    assert add({"id": 1}) == {"id": 1, ACCOUNT_COLUMN: COMPANY_ID}
 
 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"layout": "tables"}, "not an accounts layout"),
-        ({"layout": "shared", "refresh": "drop_resources"}, "refresh each account in the datasets layout"),
+        ({"layout": "shared", "refresh": "drop_resources"}, "refresh each company in the datasets layout"),
         (
             {"layout": "datasets", "api_token": "direct-token", "base_url": "https://acme.pipedrive.com"},
             "set MATON_API_KEY",

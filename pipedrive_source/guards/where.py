@@ -1,0 +1,44 @@
+"""Where a pipeline's data lives, in the words of messages and summaries.
+
+DuckDB's file is named by its absolute path; another destination by its displayable location (dlt's own
+rendering, passwords hidden) and dataset.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+    """The absolute path of the pipeline's DuckDB file; None for another destination or an in-memory or
+    external database."""
+    destination = pipeline.destination
+    if destination is None or destination.destination_type != "dlt.destinations.duckdb":
+        return None
+    credentials = pipeline.destination_client().config.credentials
+    if not isinstance(credentials, DuckDbCredentials) or getattr(credentials, "_external_conn", None):
+        return None
+    database = credentials.database
+    if not isinstance(database, str) or not database or database.startswith(":"):
+        return None
+    return os.path.abspath(database)
+
+
+def data_location(pipeline: dlt.Pipeline) -> str:
+    """`DuckDB file /data/pipedrive.duckdb, dataset 'pipedrive_data'`, or the destination's location."""
+    dataset = f"dataset {pipeline.dataset_name!r}"
+    database = duckdb_file(pipeline)
+    if database is not None:
+        return f"DuckDB file {database}, {dataset}"
+    destination = pipeline.destination
+    if destination is None:
+        return f"no destination yet, {dataset}"
+    try:
+        shown = str(pipeline.destination_client().config)
+    except Exception:  # a destination whose configuration does not resolve here: its name says enough
+        shown = ""
+    name = destination.destination_name
+    return f"{name} {shown}, {dataset}" if shown else f"{name}, {dataset}"
