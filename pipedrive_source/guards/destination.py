@@ -29,6 +29,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -37,7 +38,8 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseTerminalException, DatabaseUndefinedRelation
-from dlt.destinations.sql_client import SqlClientBase
+from dlt.destinations.job_client_impl import SqlJobClientBase
+from dlt.destinations.sql_client import SqlClientBase, WithSqlClient
 from dlt.extract.source import DltSource
 from dlt.pipeline.drop import prepare_drop_resources
 from dlt.pipeline.state_sync import decompress_state, migrate_state_to_current
@@ -198,7 +200,8 @@ def stored_state(pipeline: dlt.Pipeline, client: JobClientBase) -> dict[str, Any
     if info is None:
         return None
     state = dict(migrate_state_to_current(pipeline.pipeline_name, decompress_state(info.state)))
-    state["_written"] = f"{info.created_at:%Y-%m-%d %H:%M:%S} UTC"
+    written = info.created_at  # a string in the filesystem destination's state files
+    state["_written"] = f"{written:%Y-%m-%d %H:%M:%S} UTC" if isinstance(written, datetime) else str(written)
     return state
 
 
@@ -214,8 +217,13 @@ def tables_disagreement(pipeline: dlt.Pipeline, source: DltSource, client: JobCl
     present = {name for name, columns in storage(loaded) if columns}
     missing = [table for table in loaded if table not in present]
     positioned = [table for table in _positioned_tables(pipeline, source) if table in present]
-    sql_client = getattr(client, "sql_client", None)
-    empty = _empty(pipeline, schema, positioned, sql_client) if sql_client is not None else []
+    if isinstance(client, SqlJobClientBase):  # its SQL connection is the one already open
+        empty = _empty(pipeline, schema, positioned, client.sql_client)
+    elif positioned and isinstance(client, WithSqlClient):  # files queried through DuckDB: its own
+        with pipeline.sql_client(schema.name) as sql_client:
+            empty = _empty(pipeline, schema, positioned, sql_client)
+    else:
+        empty = []
     return Disagreement(missing_tables=missing, empty_tables=empty)
 
 
