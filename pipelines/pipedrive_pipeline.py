@@ -18,7 +18,8 @@ def load_pipedrive() -> None:
         dataset_name="pipedrive_data",
     )
     # All tables; pick some with pipedrive_source().with_resources("deals", "persons").
-    # run() is pipeline.run() step by step, releasing memory in between (pipeline.run() works too).
+    # run() is pipeline.run() step by step, releasing memory in between, one run at a time, from what the
+    # destination holds (docs/where-data-lives.md); pipeline.run() works too.
     _, load_info = run(pipeline, pipedrive_source())
     print(load_info)
 

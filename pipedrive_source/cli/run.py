@@ -303,18 +303,18 @@ def _report(
     "connection_ids",
     callback=_connection_ids,
     metavar="all|ID[,ID...]",
-    help="Load several Pipedrive accounts (Maton connections), one after the other, each with its own "
-    "pipeline <pipeline-name>_<first 8 hex digits of the id> and state: `all` for every ACTIVE connection, "
-    "or comma-separated ids. Without it, one account is loaded (sources.pipedrive.connection_id or the "
-    "oldest active one).",
+    help="Load several Pipedrive accounts (Maton connections), one after the other, each company with its "
+    "own pipeline <pipeline-name>_<Pipedrive company id> and state (a company reconnected through a new "
+    "connection continues): `all` for every ACTIVE connection, or comma-separated ids. Without it, one "
+    "account is loaded (sources.pipedrive.connection_id or the oldest active one).",
 )
 @click.option(
     "--accounts-layout",
     type=click.Choice(ACCOUNT_LAYOUTS),
     default="datasets",
     show_default=True,
-    help="With --connections: `datasets` loads each account into <dataset-name>_<8 hex digits>; `shared` "
-    "loads all into <dataset-name>, every table with a connection_id column in its primary key.",
+    help="With --connections: `datasets` loads each company into <dataset-name>_<company id>; `shared` "
+    "loads all into <dataset-name>, every table with a company_id column in its primary key.",
 )
 def run(
     resources: tuple[str, ...],
