@@ -67,17 +67,6 @@ def account_pipeline_name(pipeline_name: str, company_id: int) -> str:
     return f"{pipeline_name}_{company_id}"
 
 
-def account_names(company: AccountIdentity | None, pipeline_name: str, dataset_name: str) -> tuple[str, str]:
-    """The pipeline and dataset names of one company loaded into its own dataset; None (the key's default
-    connection, when no ids are configured) keeps the plain names."""
-    if company is None:
-        return pipeline_name, dataset_name
-    return (
-        account_pipeline_name(pipeline_name, company.company_id),
-        account_dataset(dataset_name, company.company_id),
-    )
-
-
 def account_schema_name(company_id: int) -> str:
     """The source (and schema) name of one company in the `shared` layout: one schema per pipeline."""
     return f"pipedrive_{company_id}"

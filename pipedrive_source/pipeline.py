@@ -29,7 +29,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -45,6 +44,7 @@ from dlt.extract.source import DltSource
 
 from pipedrive_source.guards.destination import agree_with_destination, destination_checked
 from pipedrive_source.guards.run_lock import one_run_at_a_time
+from pipedrive_source.guards.where import duckdb_credentials_of, duckdb_file_of
 from pipedrive_source.load_workers import jobs_at_a_time, pending_table_bytes
 from pipedrive_source.memory import release_memory
 
@@ -102,10 +102,11 @@ def make_pipeline(
         if dlt.config.get(key) is None:
             dlt.config[key] = value
             _DEFAULTED_SETTINGS.add(key)
-    if destination == "duckdb":
-        destination = duckdb_in_file(destination, f"{pipeline_name}.duckdb")
     return dlt.pipeline(
-        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, **kwargs
+        pipeline_name=pipeline_name,
+        destination=duckdb_in_file(destination, f"{pipeline_name}.duckdb"),
+        dataset_name=dataset_name,
+        **kwargs,
     )
 
 
@@ -174,7 +175,7 @@ def run(
         release_memory()
         normalized = pipeline.normalize()
         release_memory()
-        credentials = _duckdb_credentials(pipeline)
+        credentials = duckdb_credentials_of(pipeline)
         with duckdb_kept_open(credentials), load_jobs_by_size(pipeline, credentials):
             loaded = pipeline.load()
     return normalized, loaded
@@ -247,7 +248,7 @@ def duckdb_kept_open(credentials: DuckDbCredentials | None) -> Iterator[None]:
     Connections of one process to one file share the open database, so while this one is held, the jobs'
     connections open and close without a checkpoint; it is written once, when this one closes.
     """
-    database = _duckdb_file(credentials)
+    database = duckdb_file_of(credentials)
     if database is None:
         yield
         return
@@ -258,21 +259,3 @@ def duckdb_kept_open(credentials: DuckDbCredentials | None) -> Iterator[None]:
         yield
     finally:
         connection.close()
-
-
-def _duckdb_credentials(pipeline: dlt.Pipeline) -> DuckDbCredentials | None:
-    destination = pipeline.destination
-    if destination is None or destination.destination_type != "dlt.destinations.duckdb":
-        return None
-    credentials = pipeline.destination_client().config.credentials
-    return credentials if isinstance(credentials, DuckDbCredentials) else None
-
-
-def _duckdb_file(credentials: DuckDbCredentials | None) -> str | None:
-    if credentials is None:
-        return None
-    database = getattr(credentials, "database", None)
-    # an external connection or an in-memory database is held open by its owner already
-    if getattr(credentials, "_external_conn", None) is not None or not isinstance(database, str):
-        return None
-    return database if Path(database).suffix else None

@@ -12,19 +12,29 @@ import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 
-def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The absolute path of the pipeline's DuckDB file; None for another destination or an in-memory or
-    external database."""
+def duckdb_credentials_of(pipeline: dlt.Pipeline) -> DuckDbCredentials | None:
+    """The resolved credentials of the pipeline's DuckDB destination; None for another destination."""
     destination = pipeline.destination
     if destination is None or destination.destination_type != "dlt.destinations.duckdb":
         return None
     credentials = pipeline.destination_client().config.credentials
-    if not isinstance(credentials, DuckDbCredentials) or getattr(credentials, "_external_conn", None):
+    return credentials if isinstance(credentials, DuckDbCredentials) else None
+
+
+def duckdb_file_of(credentials: DuckDbCredentials | None) -> str | None:
+    """The absolute path of the file of DuckDB `credentials`; None for another destination, an in-memory
+    database or an external connection (held open by its owner)."""
+    if credentials is None or getattr(credentials, "_external_conn", None) is not None:
         return None
     database = credentials.database
     if not isinstance(database, str) or not database or database.startswith(":"):
         return None
     return os.path.abspath(database)
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+    """The absolute path of the pipeline's DuckDB file (see `duckdb_file_of`)."""
+    return duckdb_file_of(duckdb_credentials_of(pipeline))
 
 
 def data_location(pipeline: dlt.Pipeline) -> str:
